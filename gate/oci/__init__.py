@@ -1,0 +1,1 @@
+"""OCI registry access: references, digests, manifests and the registry client."""

@@ -1,0 +1,112 @@
+"""Image references: parsing and normalisation the way Docker and containers do it.
+
+``alpine`` becomes ``docker.io/library/alpine:latest``; ``localhost:5000/app@sha256:..``
+keeps its port; a reference may carry both a tag and a digest, in which case the
+digest is what counts and the tag is informational.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from gate.errors import InputError
+from gate.oci.digest import Digest
+
+DEFAULT_REGISTRY = "docker.io"
+DEFAULT_TAG = "latest"
+_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_COMPONENT_RE = re.compile(rf"^{_COMPONENT}$")
+_DOMAIN_RE = re.compile(
+    r"^(?:\[[0-9a-fA-F:]+\]|(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?$"
+)
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_MAX_NAME = 255
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """A normalised image reference: registry, repository, and a tag and/or digest."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: Digest | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ImageReference:
+        """Parse and normalise ``text``; raise ``InputError`` naming what is wrong."""
+        original = text
+        if not text or text != text.strip():
+            raise InputError(f"invalid image reference {original!r}: empty or has spaces")
+        digest: Digest | None = None
+        if "@" in text:
+            text, _, digest_text = text.partition("@")
+            try:
+                digest = Digest.parse(digest_text)
+            except InputError as exc:
+                raise InputError(f"invalid image reference {original!r}: {exc.reason}") from exc
+        tag: str | None = None
+        last_slash = text.rfind("/")
+        colon = text.rfind(":")
+        if colon > last_slash:
+            text, tag = text[:colon], text[colon + 1 :]
+            if not _TAG_RE.match(tag):
+                raise InputError(f"invalid image reference {original!r}: bad tag {tag!r}")
+        registry, _, path = text.partition("/")
+        is_domain = "." in registry or ":" in registry or registry == "localhost"
+        if not path or not (is_domain or registry.startswith("[")):
+            registry, path = DEFAULT_REGISTRY, text
+        elif not _DOMAIN_RE.match(registry):
+            raise InputError(f"invalid image reference {original!r}: bad registry {registry!r}")
+        if registry in _DOCKER_HUB_ALIASES:
+            registry = DEFAULT_REGISTRY
+            if "/" not in path:
+                path = f"library/{path}"
+        for component in path.split("/"):
+            if not _COMPONENT_RE.match(component):
+                raise InputError(
+                    f"invalid image reference {original!r}: bad repository component "
+                    f"{component!r} (lowercase letters, digits and . _ - only)"
+                )
+        if len(registry) + 1 + len(path) > _MAX_NAME:
+            raise InputError(f"invalid image reference {original!r}: name longer than 255")
+        if tag is None and digest is None:
+            tag = DEFAULT_TAG
+        return cls(registry=registry, repository=path, tag=tag, digest=digest)
+
+    @property
+    def name(self) -> str:
+        """``registry/repository`` without tag or digest."""
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def api_host(self) -> str:
+        """The host:port that serves the distribution API for this registry."""
+        return "registry-1.docker.io" if self.registry == DEFAULT_REGISTRY else self.registry
+
+    def with_digest(self, digest: Digest) -> ImageReference:
+        """This reference pinned to ``digest`` (the tag is kept for display)."""
+        return replace(self, digest=digest)
+
+    def with_tag(self, tag: str) -> ImageReference:
+        """The same repository under another tag, without digest."""
+        return replace(self, tag=tag, digest=None)
+
+    @property
+    def pinned(self) -> str:
+        """``registry/repository@digest``: what admission should deploy."""
+        if self.digest is None:
+            raise ValueError(f"{self} is not pinned to a digest")
+        return f"{self.name}@{self.digest}"
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.tag is not None:
+            text += f":{self.tag}"
+        if self.digest is not None:
+            text += f"@{self.digest}"
+        return text

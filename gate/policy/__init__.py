@@ -1,0 +1,1 @@
+"""The policy: loading and validating the YAML, and evaluating it into verdicts."""

@@ -1,0 +1,1 @@
+"""SBOM adapters: each turns one SBOM format's bytes into components."""

@@ -1,0 +1,1 @@
+"""Scanner report adapters: each turns one report format's bytes into findings."""

@@ -1,0 +1,1 @@
+"""Signature verification: every kind answers "did this authority sign this digest?"."""
