@@ -78,3 +78,24 @@ class BackendError(GateError):
     The gate could not decide; callers fail closed (exit 2 in the CLI, deny at
     admission).
     """
+
+
+class PolicyValidationError(PolicyError):
+    """Every error found in one policy file, reported together rather than one per run.
+
+    ``errors`` holds one ``PolicyError`` per problem, in file order; ``str()``
+    is their lines joined with newlines, so a CI log shows all of them at once.
+    """
+
+    def __init__(self, errors: tuple[PolicyError, ...] | list[PolicyError]) -> None:
+        if not errors:
+            raise ValueError("PolicyValidationError needs at least one error")
+        self.errors: tuple[PolicyError, ...] = tuple(errors)
+        first = self.errors[0]
+        super().__init__(
+            first.reason, file=first.file, line=first.line, column=first.column, field=first.field
+        )
+
+    def render(self) -> str:
+        """All errors, one ``file:line:col: field: reason`` line each."""
+        return "\n".join(error.render() for error in self.errors)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from gate.errors import InputError, VerificationError
 
 _HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
-_DIGEST_RE = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]+)$")
+_DIGEST_RE = re.compile(r"(sha256|sha384|sha512):([0-9a-f]+)")
 
 
 @dataclass(frozen=True, order=True)
@@ -22,7 +22,7 @@ class Digest:
     @classmethod
     def parse(cls, text: str, *, source: str | None = None) -> Digest:
         """Parse ``alg:hex``; raise ``InputError`` for anything else."""
-        match = _DIGEST_RE.match(text)
+        match = _DIGEST_RE.fullmatch(text)
         if match is None or len(match.group(2)) != _HEX_LENGTH[match.group(1)]:
             raise InputError(f"not a valid digest: {text!r}", source=source)
         return cls(match.group(1), match.group(2))

@@ -18,12 +18,14 @@ DEFAULT_TAG = "latest"
 _DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_COMPONENT_RE = re.compile(rf"^{_COMPONENT}$")
+# fullmatch + ASCII: "$" would accept a trailing newline and "\w" non-ASCII letters.
+_COMPONENT_RE = re.compile(_COMPONENT, re.ASCII)
 _DOMAIN_RE = re.compile(
-    r"^(?:\[[0-9a-fA-F:]+\]|(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?$"
+    r"(?:\[[0-9a-fA-F:]+\]|(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?",
+    re.ASCII,
 )
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 _MAX_NAME = 255
 
 
@@ -54,20 +56,20 @@ class ImageReference:
         colon = text.rfind(":")
         if colon > last_slash:
             text, tag = text[:colon], text[colon + 1 :]
-            if not _TAG_RE.match(tag):
+            if not _TAG_RE.fullmatch(tag):
                 raise InputError(f"invalid image reference {original!r}: bad tag {tag!r}")
         registry, _, path = text.partition("/")
         is_domain = "." in registry or ":" in registry or registry == "localhost"
         if not path or not (is_domain or registry.startswith("[")):
             registry, path = DEFAULT_REGISTRY, text
-        elif not _DOMAIN_RE.match(registry):
+        elif not _DOMAIN_RE.fullmatch(registry):
             raise InputError(f"invalid image reference {original!r}: bad registry {registry!r}")
         if registry in _DOCKER_HUB_ALIASES:
             registry = DEFAULT_REGISTRY
             if "/" not in path:
                 path = f"library/{path}"
         for component in path.split("/"):
-            if not _COMPONENT_RE.match(component):
+            if not _COMPONENT_RE.fullmatch(component):
                 raise InputError(
                     f"invalid image reference {original!r}: bad repository component "
                     f"{component!r} (lowercase letters, digits and . _ - only)"

@@ -21,6 +21,9 @@ from gate.signatures.evidence import AuthorityResult
 class ImageEvidence:
     """Evidence for one image: its digest, signature results, scan reports and SBOMs.
 
+    ``digest`` is what the reference resolved to (an index digest for a
+    multi-arch image); ``platform_digest`` the manifest picked from that index
+    for ``--platform``, whose own signature also covers it.
     ``signatures`` is keyed by trust authority name. ``scans`` and ``sboms``
     are only those that apply to this digest. ``notes`` carry facts the
     report should show (e.g. "report does not name a digest").
@@ -29,7 +32,15 @@ class ImageEvidence:
     reference: ImageReference
     digest: Digest
     namespace: str | None = None
+    platform_digest: Digest | None = None
     signatures: Mapping[str, AuthorityResult] = field(default_factory=lambda: MappingProxyType({}))
     scans: tuple[ScanReport, ...] = ()
     sboms: tuple[Sbom, ...] = ()
     notes: tuple[str, ...] = ()
+
+    @property
+    def signable_digests(self) -> frozenset[Digest]:
+        """The digests a signature may cover to count for this image."""
+        if self.platform_digest is None:
+            return frozenset({self.digest})
+        return frozenset({self.digest, self.platform_digest})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from gate.oci.digest import Digest
 
@@ -35,3 +37,6 @@ class Sbom:
     subject_name: str | None = None
     subject_digests: frozenset[Digest] = frozenset()
     created_at: datetime | None = None
+    #: Facts about how the document was read (encoding, values that could not
+    #: be interpreted), for the report; never needed to decide.
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

@@ -29,12 +29,15 @@ class AuthorityResult:
     sentence for each signature object that was found and did not count, and
     why (wrong key, transplanted digest, bad payload...). ``error`` is set
     when no decision was possible (registry unreachable): that fails closed.
+    ``notes`` are things a reader should know that did not change the outcome
+    (e.g. a Rekor bundle that was not checked, a differing docker-reference).
     """
 
     authority: str
     signatures: tuple[VerifiedSignature, ...] = ()
     rejections: tuple[str, ...] = ()
     error: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def signers(self) -> frozenset[str]:

@@ -10,7 +10,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
@@ -89,6 +89,9 @@ def load_public_key(pem: bytes, *, label: str) -> PublicKey:
         raise InputError("is a private key; give the public key", source=label)
     try:
         key = serialization.load_pem_public_key(pem)
+    except UnsupportedAlgorithm as exc:
+        # An SPKI whose algorithm OID OpenSSL does not know: bad input, not a crash.
+        raise InputError(f"unsupported public key algorithm ({exc})", source=label) from exc
     except (ValueError, TypeError) as exc:
         raise InputError(f"not a PEM public key ({exc})", source=label) from exc
     if isinstance(key, ec.EllipticCurvePublicKey):

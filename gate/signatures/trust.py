@@ -18,3 +18,8 @@ class TrustAuthority:
 
     name: str
     cosign_keys: tuple[PublicKey, ...] = ()
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The signature kinds this authority has trust material for (``"cosign"``...)."""
+        return ("cosign",) if self.cosign_keys else ()

@@ -1,0 +1,252 @@
+"""The ``gate`` command line: wires the library together and maps errors to exit codes.
+
+Exit codes: 0 every image allowed (warnings included), 1 any image denied,
+2 the gate could not decide (bad policy, bad report, registry unreachable,
+bad arguments). Reports go to stdout (or ``--output``), diagnostics to stderr,
+always as one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from gate import __version__
+from gate.check import CheckOptions, Gate
+from gate.errors import GateError, InputError
+from gate.oci.client import Platform, RegistryClient, RegistryOptions
+from gate.oci.reference import ImageReference
+from gate.policy.loader import load_policy
+from gate.report import ReportFormat, render
+from gate.sbom.load import load_sbom
+from gate.scanners.load import load_scan_report
+from gate.signatures.keyfile import generate_key_pair, load_private_key
+from gate.signatures.signer import sign_image
+
+EXIT_ALLOW = 0
+EXIT_DENY = 1
+EXIT_UNDECIDED = 2
+_MAX_EVIDENCE_BYTES = 256 * 1024 * 1024
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_UNDECIDED, f"gate: error: {message} (see gate --help)\n")
+
+
+def _add_registry_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("registry access")
+    group.add_argument("--authfile", type=Path, help="docker/podman auth file with credentials")
+    group.add_argument("--cert-dir", type=Path, help="containers certs.d-style directory of CAs")
+    group.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="allow plain HTTP for this registry (loopback always may)",
+    )
+    group.add_argument(
+        "--registry-timeout", type=float, default=10.0, help="seconds per registry request"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = _Parser(prog="gate", description="Supply-chain security gate for container images.")
+    parser.add_argument("--version", action="version", version=f"gate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = commands.add_parser("check", help="check images against a policy")
+    check.add_argument("images", nargs="+", metavar="IMAGE")
+    check.add_argument("--policy", required=True, type=Path, help="policy YAML file")
+    check.add_argument("--scan", action="append", default=[], type=Path, help="scan report")
+    check.add_argument("--sbom", action="append", default=[], type=Path, help="SBOM document")
+    check.add_argument("--namespace", help="Kubernetes namespace the images would run in")
+    check.add_argument("--platform", help="os/arch[/variant] to pick from an image index")
+    check.add_argument(
+        "--format",
+        type=ReportFormat,
+        choices=list(ReportFormat),
+        default=ReportFormat.TEXT,
+        help="report format (default text)",
+    )
+    check.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    _add_registry_options(check)
+
+    policy = commands.add_parser("policy", help="policy file tools")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    validate = policy_commands.add_parser("validate", help="validate policy files")
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    keys = commands.add_parser("keys", help="key management")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    generate = keys_commands.add_parser(
+        "generate",
+        help="create a cosign-compatible encrypted key pair (password: $COSIGN_PASSWORD)",
+    )
+    generate.add_argument(
+        "--output-prefix", default="cosign", help="writes PREFIX.key and PREFIX.pub"
+    )
+    generate.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    sign = commands.add_parser("sign", help="sign an image the way `cosign sign --key` does")
+    sign.add_argument("image", metavar="IMAGE")
+    sign.add_argument("--key", required=True, type=Path, help="encrypted private key file")
+    sign.add_argument(
+        "--annotation",
+        "-a",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra signed annotation (cosign -a)",
+    )
+    _add_registry_options(sign)
+    return parser
+
+
+def _read_file(path: Path, what: str) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > _MAX_EVIDENCE_BYTES:
+            raise InputError(f"{what} is {size} bytes, larger than the limit", source=str(path))
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"{what} file not found", source=str(path)) from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{what} is a directory, not a file", source=str(path)) from exc
+    except PermissionError as exc:
+        raise InputError(
+            f"{what} file is not readable (permission denied)", source=str(path)
+        ) from exc
+
+
+def _password(*, confirm: bool) -> bytes:
+    env = os.environ.get("COSIGN_PASSWORD")
+    if env is not None:
+        return env.encode()
+    if not sys.stdin.isatty():
+        raise InputError("no password: set COSIGN_PASSWORD (stdin is not a terminal)")
+    first = getpass.getpass("Enter password for private key: ")
+    if confirm and getpass.getpass("Enter password for private key again: ") != first:
+        raise InputError("passwords do not match")
+    return first.encode()
+
+
+def _registry(args: argparse.Namespace) -> RegistryClient:
+    return RegistryClient(
+        RegistryOptions(
+            authfile=args.authfile,
+            cert_dir=args.cert_dir,
+            insecure_registries=frozenset(args.insecure_registry),
+            timeout=args.registry_timeout,
+        )
+    )
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    scans = [load_scan_report(_read_file(p, "scan report"), str(p)) for p in args.scan]
+    sboms = [load_sbom(_read_file(p, "SBOM"), str(p)) for p in args.sbom]
+    platform = Platform.parse(args.platform) if args.platform else None
+    gate = Gate(policy, _registry(args), scans=scans, sboms=sboms)
+    outcome = gate.check(args.images, CheckOptions(namespace=args.namespace, platform=platform))
+    report = render(outcome.verdict, args.format)
+    if args.output:
+        args.output.write_text(report, encoding="utf-8")
+    else:
+        sys.stdout.write(report)
+    for error in outcome.errors:
+        print(f"gate: {error}", file=sys.stderr)
+    for line in outcome.undecided:
+        print(f"gate: could not decide: {line}", file=sys.stderr)
+    if not outcome.decided:
+        return EXIT_UNDECIDED
+    decision = outcome.verdict.decision.value
+    if args.output or args.format is not ReportFormat.TEXT:
+        print(f"gate: decision: {decision}", file=sys.stderr)
+    return EXIT_DENY if decision == "deny" else EXIT_ALLOW
+
+
+def _cmd_policy_validate(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.files:
+        try:
+            policy = load_policy(path)
+        except GateError as exc:
+            for line in str(exc).splitlines():
+                print(line, file=sys.stderr)
+            status = EXIT_UNDECIDED
+        else:
+            print(f"{path}: valid policy '{policy.name}' ({len(policy.rules)} rules)")
+    return status
+
+
+def _cmd_keys_generate(args: argparse.Namespace) -> int:
+    key_path = Path(f"{args.output_prefix}.key")
+    pub_path = Path(f"{args.output_prefix}.pub")
+    for path in (key_path, pub_path):
+        if path.exists() and not args.force:
+            raise InputError("already exists; use --force to overwrite", source=str(path))
+    private_pem, public_pem = generate_key_pair(_password(confirm=True))
+    key_path.touch(mode=0o600, exist_ok=True)
+    key_path.write_bytes(private_pem)
+    pub_path.write_bytes(public_pem)
+    print(f"Private key written to {key_path}", file=sys.stderr)
+    print(f"Public key written to {pub_path}", file=sys.stderr)
+    return EXIT_ALLOW
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    annotations: dict[str, str] = {}
+    for item in args.annotation:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"annotation {item!r} is not KEY=VALUE", source="--annotation")
+        annotations[key] = value
+    private_key = load_private_key(
+        _read_file(args.key, "private key"), _password(confirm=False), str(args.key)
+    )
+    registry = _registry(args)
+    image = registry.resolve(ImageReference.parse(args.image))
+    digest = sign_image(registry, registry, image, private_key, annotations=annotations or None)
+    print(f"Signed {image.reference.name}@{image.digest} (signature manifest {digest})")
+    return EXIT_ALLOW
+
+
+_COMMANDS = {
+    "check": _cmd_check,
+    "sign": _cmd_sign,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code (also used by the console script)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "policy":
+            return _cmd_policy_validate(args)
+        if args.command == "keys":
+            return _cmd_keys_generate(args)
+        return _COMMANDS[args.command](args)
+    except GateError as exc:
+        print(f"gate: {exc}", file=sys.stderr)
+        return exc.exit_code if exc.exit_code != EXIT_DENY else EXIT_UNDECIDED
+    except KeyboardInterrupt:
+        print("gate: interrupted", file=sys.stderr)
+        return EXIT_UNDECIDED
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        print(f"gate: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("GATE_DEBUG"):
+            raise
+        return EXIT_UNDECIDED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

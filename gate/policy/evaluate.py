@@ -1,0 +1,116 @@
+"""Evaluating a policy for one image: pure, no I/O, one injected instant.
+
+Order: select the first matching rule (or fall back to ``defaultAction``);
+a rule with ``action`` decides at once; otherwise the checks run
+(signatures, vulnerabilities, scan, sbom), FAIL or ERROR anywhere denies,
+WARN warns, anything else allows. Finally the mode (the rule's, else the
+policy's) is applied: ``warn`` turns a deny into a warning, ``audit`` allows
+everything and records what would have happened.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from gate.policy.evidence import ImageEvidence
+from gate.policy.model import Mode, Policy, Rule
+from gate.policy.sbom_check import check_sbom
+from gate.policy.select import required_authorities, select_rule
+from gate.policy.signature_check import check_signatures
+from gate.policy.verdict import CheckResult, Decision, ImageVerdict, Outcome
+from gate.policy.vulnerability_check import check_scan, check_vulnerabilities
+
+# select_rule and required_authorities live in gate.policy.select; they are
+# re-exported so the three calls of the evaluation API come from one module.
+__all__ = ["apply_mode", "decide", "evaluate", "required_authorities", "run_checks", "select_rule"]
+
+_VERBS = {Decision.ALLOW: "allows", Decision.WARN: "warns", Decision.DENY: "denies"}
+
+
+def run_checks(rule: Rule, evidence: ImageEvidence, now: datetime) -> tuple[CheckResult, ...]:
+    """Every check of ``rule`` on ``evidence``, in report order; absent sections are SKIP."""
+    return (
+        check_signatures(rule.signatures, evidence),
+        check_vulnerabilities(rule.vulnerabilities, evidence, now),
+        check_scan(rule.scan, evidence, now),
+        check_sbom(rule.sbom, evidence),
+    )
+
+
+def decide(checks: tuple[CheckResult, ...]) -> Decision:
+    """FAIL or ERROR anywhere -> deny; WARN -> warn; otherwise allow."""
+    outcomes = {check.outcome for check in checks}
+    if outcomes & {Outcome.FAIL, Outcome.ERROR}:
+        return Decision.DENY
+    if Outcome.WARN in outcomes:
+        return Decision.WARN
+    return Decision.ALLOW
+
+
+def evaluate(policy: Policy, evidence: ImageEvidence, now: datetime) -> ImageVerdict:
+    """The verdict of ``policy`` for the image described by ``evidence`` at instant ``now``.
+
+    ``evidence.signatures`` must hold a result for every authority that
+    ``required_authorities(select_rule(...))`` named; a missing one fails
+    closed. Rule selection sees the reference pinned to ``evidence.digest``.
+    """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    reference = evidence.reference
+    pinned = reference if reference.digest is not None else reference.with_digest(evidence.digest)
+    rule = select_rule(policy, pinned, evidence.namespace)
+    checks: tuple[CheckResult, ...] = ()
+    if rule is None:
+        decision = policy.default_action
+        reason = f"no rule matches {reference}; defaultAction is {decision}"
+        mode = policy.mode
+    elif rule.action is not None:
+        decision = rule.action
+        reason = f"rule '{rule.name}' {_VERBS[decision]}"
+        mode = rule.mode or policy.mode
+    else:
+        checks = run_checks(rule, evidence, now)
+        decision = decide(checks)
+        reason = _checks_reason(rule, decision, checks)
+        mode = rule.mode or policy.mode
+    decision, reason = apply_mode(mode, decision, reason)
+    return ImageVerdict(
+        reference=str(reference),
+        digest=str(evidence.digest),
+        decision=decision,
+        rule=rule.name if rule is not None else None,
+        reason=reason,
+        checks=checks,
+        mode=mode.value,
+        namespace=evidence.namespace,
+    )
+
+
+def apply_mode(mode: Mode, decision: Decision, reason: str) -> tuple[Decision, str]:
+    """Soften ``decision`` by ``mode``: warn turns deny into warn; audit allows everything."""
+    if mode is Mode.WARN and decision is Decision.DENY:
+        return Decision.WARN, f"warn mode: would deny because {reason}"
+    if mode is Mode.AUDIT and decision is not Decision.ALLOW:
+        return Decision.ALLOW, f"audit mode: would {decision.value} because {reason}"
+    return decision, reason
+
+
+def _checks_reason(rule: Rule, decision: Decision, checks: tuple[CheckResult, ...]) -> str:
+    head = f"rule '{rule.name}' {_VERBS[decision]}"
+    if decision is Decision.DENY:
+        bad = [c for c in checks if c.outcome in (Outcome.FAIL, Outcome.ERROR)]
+        return head + ": " + "; ".join(_check_text(c) for c in bad)
+    if decision is Decision.WARN:
+        warned = [c for c in checks if c.outcome is Outcome.WARN]
+        return head + ": " + "; ".join(_check_text(c) for c in warned)
+    passed = [c.check for c in checks if c.outcome is Outcome.PASS]
+    skipped = [c.check for c in checks if c.outcome is Outcome.SKIP]
+    if not passed:
+        return head + ": no check applied (" + ", ".join(skipped) + " skipped)"
+    return head + ": " + ", ".join(passed) + " passed"
+
+
+def _check_text(check: CheckResult) -> str:
+    if check.outcome is Outcome.ERROR:
+        return f"{check.check} could not be decided: {check.reason}"
+    return f"{check.check}: {check.reason}"

@@ -1,0 +1,141 @@
+"""The loaded policy: frozen dataclasses, every glob compiled and every key parsed.
+
+A ``Policy`` only exists once the YAML, the schema and the semantic pass all
+agree, so evaluation never meets a half-valid rule. See ``docs/policy.md``
+for the language these objects come from.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from gate.oci.digest import Digest
+from gate.policy.glob import ImageGlob, NamespaceGlob
+from gate.policy.purl import PackageUrl
+from gate.policy.verdict import Decision
+from gate.scanners.finding import Severity
+from gate.signatures.trust import TrustAuthority
+
+
+class Mode(enum.StrEnum):
+    """How a decision is applied: enforced, softened to a warning, or only recorded."""
+
+    ENFORCE = "enforce"
+    WARN = "warn"
+    AUDIT = "audit"
+
+
+class Combinator(enum.StrEnum):
+    """How the trust authorities of a signature requirement combine."""
+
+    ANY_OF = "anyOf"
+    ALL_OF = "allOf"
+    THRESHOLD = "threshold"
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which images a rule selects; an empty tuple means "not constrained by this"."""
+
+    images: tuple[ImageGlob, ...] = ()
+    namespaces: tuple[NamespaceGlob, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignatureRequirement:
+    """``anyOf`` / ``allOf`` / ``threshold`` over named trust authorities.
+
+    ``count`` is the number of distinct signers needed for ``threshold``
+    (for the other combinators it is derived: 1 for anyOf, all for allOf).
+    """
+
+    combinator: Combinator
+    authorities: tuple[TrustAuthority, ...]
+    count: int = 1
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The authority names, in policy order."""
+        return tuple(a.name for a in self.authorities)
+
+
+@dataclass(frozen=True)
+class VulnerabilityException:
+    """An accepted vulnerability: by id or alias, optionally for some images and until a day.
+
+    ``expires`` is the last day (UTC) on which the exception applies.
+    """
+
+    id: str
+    reason: str
+    images: tuple[ImageGlob, ...] = ()
+    expires: date | None = None
+
+
+@dataclass(frozen=True)
+class VulnerabilityPolicy:
+    """The limits a rule puts on scan findings."""
+
+    deny_severity: Severity | None = None
+    fixable_only: bool = False
+    max_cvss: float | None = None
+    deny_ids: frozenset[str] = frozenset()  # case-folded
+    exceptions: tuple[VulnerabilityException, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanPolicy:
+    """Whether a scan report must exist for the digest, and how old it may be."""
+
+    require: bool = True
+    max_age: timedelta | None = None
+    max_age_text: str | None = None  # as written in the policy, for messages
+
+
+@dataclass(frozen=True)
+class SbomPolicy:
+    """Whether an SBOM must exist, and which licenses and packages it must not contain."""
+
+    require: bool = True
+    denied_licenses: tuple[str, ...] = ()  # as written
+    denied_packages: tuple[PackageUrl, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: a match, then either an ``action`` or checks.
+
+    ``scan`` is present exactly when ``vulnerabilities`` is (the YAML keeps
+    ``requireScan`` and ``maxScanAge`` in the vulnerabilities section; the
+    verdict reports them as their own "scan" check).
+    """
+
+    name: str
+    match: Match
+    action: Decision | None = None
+    mode: Mode | None = None
+    signatures: SignatureRequirement | None = None
+    vulnerabilities: VulnerabilityPolicy | None = None
+    scan: ScanPolicy | None = None
+    sbom: SbomPolicy | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated policy file.
+
+    ``source`` is the file it came from and ``digest`` the sha256 of its
+    bytes, so a stored verdict can name exactly which policy decided it.
+    """
+
+    name: str
+    mode: Mode
+    default_action: Decision
+    trust: Mapping[str, TrustAuthority]
+    rules: tuple[Rule, ...]
+    source: Path
+    digest: Digest

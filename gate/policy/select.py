@@ -1,0 +1,51 @@
+"""Choosing the rule for an image, and what the caller must verify before evaluating.
+
+Rules are tried in policy order; the first whose match selects the image
+decides it. The caller asks ``required_authorities`` which trust authorities
+to verify, gathers the evidence, then calls ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from gate.oci.reference import ImageReference
+from gate.policy.model import Match, Policy, Rule
+from gate.signatures.trust import TrustAuthority
+
+
+def matches(match: Match, reference: ImageReference, namespace: str | None) -> bool:
+    """True when ``match`` selects ``reference`` in ``namespace``.
+
+    With both images and namespaces, both must match; a rule constrained by
+    namespaces never matches when no namespace is known.
+    """
+    if match.images and not any(g.matches_reference(reference) for g in match.images):
+        return False
+    if match.namespaces:
+        if namespace is None:
+            return False
+        if not any(g.matches(namespace) for g in match.namespaces):
+            return False
+    return bool(match.images or match.namespaces)
+
+
+def select_rule(policy: Policy, reference: ImageReference, namespace: str | None) -> Rule | None:
+    """The first rule of ``policy`` that selects ``reference`` (in ``namespace``), or None.
+
+    Pass the reference pinned to the resolved digest, so that globs written
+    against ``name@sha256:...`` see it, and the same rule is chosen here and
+    in ``evaluate``.
+    """
+    for rule in policy.rules:
+        if matches(rule.match, reference, namespace):
+            return rule
+    return None
+
+
+def required_authorities(rule: Rule) -> tuple[TrustAuthority, ...]:
+    """The trust authorities whose signatures the caller must verify for ``rule``.
+
+    Empty when the rule has no signature requirement (or decides by action).
+    """
+    if rule.signatures is None:
+        return ()
+    return rule.signatures.authorities

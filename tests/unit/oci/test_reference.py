@@ -1,0 +1,105 @@
+"""Image reference parsing and normalisation, as docker and podman do it."""
+
+from __future__ import annotations
+
+import pytest
+
+from gate.errors import InputError
+from gate.oci.digest import Digest
+from gate.oci.reference import ImageReference
+
+HEX = "a" * 64
+DIGEST = f"sha256:{HEX}"
+
+
+@pytest.mark.parametrize(
+    ("text", "registry", "repository", "tag", "digest"),
+    [
+        ("alpine", "docker.io", "library/alpine", "latest", None),
+        ("alpine:3.19", "docker.io", "library/alpine", "3.19", None),
+        ("library/alpine", "docker.io", "library/alpine", "latest", None),
+        ("docker.io/alpine", "docker.io", "library/alpine", "latest", None),
+        ("index.docker.io/alpine", "docker.io", "library/alpine", "latest", None),
+        ("registry-1.docker.io/bitnami/redis:7", "docker.io", "bitnami/redis", "7", None),
+        ("user/app", "docker.io", "user/app", "latest", None),
+        ("ghcr.io/org/team/app:v1.2.3", "ghcr.io", "org/team/app", "v1.2.3", None),
+        ("localhost/app", "localhost", "app", "latest", None),
+        ("localhost:5000/app:1.0", "localhost:5000", "app", "1.0", None),
+        ("127.0.0.1:5000/a/b", "127.0.0.1:5000", "a/b", "latest", None),
+        ("[::1]:5000/app:1", "[::1]:5000", "app", "1", None),
+        ("[fe80::1]/app", "[fe80::1]", "app", "latest", None),
+        (f"app@{DIGEST}", "docker.io", "library/app", None, DIGEST),
+        (f"quay.io/a/b:tag@{DIGEST}", "quay.io", "a/b", "tag", DIGEST),
+        (f"localhost:5000/app:1.0@{DIGEST}", "localhost:5000", "app", "1.0", DIGEST),
+        (
+            "my-registry.example.com:443/a__b/c-d/e.f:T_1-x.y",
+            "my-registry.example.com:443",
+            "a__b/c-d/e.f",
+            "T_1-x.y",
+            None,
+        ),
+        ("localhost:5000", "docker.io", "library/localhost", "5000", None),
+    ],
+)
+def test_valid_references(
+    text: str, registry: str, repository: str, tag: str | None, digest: str | None
+) -> None:
+    reference = ImageReference.parse(text)
+    assert reference.registry == registry
+    assert reference.repository == repository
+    assert reference.tag == tag
+    assert reference.digest == (Digest.parse(digest) if digest else None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " alpine",
+        "alpine ",
+        "Alpine",
+        "ghcr.io/Org/app",
+        "app:",
+        "app:-bad",
+        "app:tä",
+        "app:" + "x" * 129,
+        "app@sha256:short",
+        "app@sha256:" + "A" * 64,
+        "app@md5:" + "a" * 32,
+        "app@",
+        "a//b",
+        "app/",
+        "-app",
+        "app\n:1",
+        "app:v1\n@" + DIGEST,
+        "ghcr.io/app\n",
+        "exa_mple.com/app",
+        "::1/app",
+        "ghcr.io/" + "a" * 250,
+    ],
+)
+def test_invalid_references(text: str) -> None:
+    with pytest.raises(InputError, match="invalid image reference"):
+        ImageReference.parse(text)
+
+
+def test_docker_hub_api_host_and_display_forms() -> None:
+    reference = ImageReference.parse("alpine:3")
+    assert reference.api_host == "registry-1.docker.io"
+    assert reference.name == "docker.io/library/alpine"
+    assert str(reference) == "docker.io/library/alpine:3"
+    assert ImageReference.parse("localhost:5000/app").api_host == "localhost:5000"
+
+
+def test_pinning_keeps_the_tag_for_display() -> None:
+    pinned = ImageReference.parse("ghcr.io/a/b:1").with_digest(Digest.parse(DIGEST))
+    assert str(pinned) == f"ghcr.io/a/b:1@{DIGEST}"
+    assert pinned.pinned == f"ghcr.io/a/b@{DIGEST}"
+    assert pinned.with_tag("2").digest is None
+    with pytest.raises(ValueError, match="not pinned"):
+        _ = ImageReference.parse("ghcr.io/a/b:1").pinned
+
+
+def test_round_trip_through_str() -> None:
+    for text in ("ghcr.io/a/b:1", f"localhost:5000/x@{DIGEST}", "[::1]:5000/app:1"):
+        assert str(ImageReference.parse(str(ImageReference.parse(text)))) == text
