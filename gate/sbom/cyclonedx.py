@@ -22,6 +22,7 @@ same code, so both encodings obey the same rules.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -443,9 +444,11 @@ class _Xml:
         score = self.text(elem, "score")
         if score is not None:
             try:
-                out["score"] = float(score)
+                number = float(score)
             except ValueError:
-                out["score"] = score  # left as text so the reader reports it
+                number = math.nan
+            # Text that is not a finite number stays text, so the reader reports it.
+            out["score"] = number if math.isfinite(number) else score
         source = elem.find(self.ns + "source")
         if source is not None:
             out["source"] = self.fields(source, "name", "url")

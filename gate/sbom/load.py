@@ -10,10 +10,9 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from gate.errors import InputError
 from gate.sbom.component import Sbom
 from gate.sbom.cyclonedx import parse_cyclonedx_sbom, parse_cyclonedx_xml_sbom
-from gate.scanners.detect import Kind, detect_format
+from gate.scanners.detect import Kind, load_with
 
 #: An adapter: the parsed document and its source name -> the SBOM.
 SbomAdapter = Callable[[Any, str], Sbom]
@@ -34,16 +33,4 @@ def load_sbom(data: bytes, source: str) -> Sbom:
     Raises ``InputError`` (one line: file, JSON path, reason) for anything that
     is not an ingestible, well-formed SBOM.
     """
-    detected = detect_format(data, source)
-    adapter = SBOM_ADAPTERS.get(detected.format)
-    if adapter is None:
-        info = detected.info
-        if info.kind is Kind.SBOM:
-            reason = f"recognised as {info.title}, which this version of gate does not ingest yet"
-        else:
-            reason = f"recognised as {info.title}, which is {info.kind.value}, not an SBOM"
-        raise InputError(reason, source=source)
-    try:
-        return adapter(detected.document, source)
-    except RecursionError:
-        raise InputError("document is nested too deeply to be an SBOM", source=source) from None
+    return load_with(data, source, SBOM_ADAPTERS, kind=Kind.SBOM, noun="an SBOM")

@@ -8,6 +8,7 @@ instead of a ``KeyError`` or ``AttributeError`` traceback.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -42,6 +43,18 @@ def wrong_type(source: str, path: str, expected: str, value: object) -> NoReturn
 def join(path: str, key: str) -> str:
     """``path.key``, or ``key`` at the top level."""
     return f"{path}.{key}" if path else key
+
+
+def key_path(path: str, key: str) -> str:
+    """``path.key`` for a key taken from the document itself (a CVSS source name).
+
+    A key that is not a plain word is quoted as ``path["..."]`` with JSON
+    escapes, so that no document can put a line break or a fake path into an
+    error message.
+    """
+    if key and all(c.isalnum() or c in "-_:@/+" for c in key) and key.isascii():
+        return join(path, key)
+    return f"{path}[{json.dumps(key)}]"
 
 
 def req_str(obj: dict[str, Any], key: str, source: str, path: str) -> str:

@@ -220,6 +220,8 @@ class _VulnerabilityReader:
                 labelled.append((rating_source, word, level))
             version = CVSS_METHODS.get(method or "")
             if version is not None:
+                if score is not None and not 0.0 <= score <= 10.0:
+                    fail(source, join(rpath, "score"), f"CVSS score {score} is not within 0-10")
                 cvss.append(CvssScore(rating_source or "", version, score, vector))
 
         chosen = _choose_label(labelled, source_name)

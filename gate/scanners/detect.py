@@ -3,16 +3,16 @@
 Trivy and grype goldens end in ``.golden``, DefectDojo samples in ``.json``,
 SARIF sometimes in ``.sarif``: only the content is reliable. The document is
 parsed exactly once here and handed on, so adapters never ``json.loads`` twice.
-The tests follow the table in section 0 of ``docs/scanner-formats.md``.
+It follows the table in section 0 of the shared ``scanner-formats.md`` notes.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeElementTree  # type: ignore[import-untyped]  # ships no stubs
@@ -108,6 +108,38 @@ def detect_format(data: bytes, source: str) -> DetectedDocument:
     return DetectedDocument(name, document)
 
 
+_Loaded = TypeVar("_Loaded")
+
+
+def load_with(
+    data: bytes,
+    source: str,
+    adapters: Mapping[str, Callable[[Any, str], _Loaded]],
+    *,
+    kind: Kind,
+    noun: str,
+) -> _Loaded:
+    """Detect the format of ``data`` and hand the parsed document to its adapter.
+
+    A recognised format without an adapter is an ``InputError`` that names
+    what the document is (and whether it is the right ``kind`` at all), so a
+    user who passes a Grype report or a VEX file learns why it was refused.
+    """
+    detected = detect_format(data, source)
+    adapter = adapters.get(detected.format)
+    if adapter is None:
+        info = detected.info
+        if info.kind is kind:
+            reason = f"recognised as {info.title}, which this version of gate does not ingest yet"
+        else:
+            reason = f"recognised as {info.title}, which is {info.kind.value}, not {noun}"
+        raise InputError(reason, source=source)
+    try:
+        return adapter(detected.document, source)
+    except RecursionError:
+        raise InputError(f"document is nested too deeply to be {noun}", source=source) from None
+
+
 def sniff_json(document: object) -> str | None:
     """The format name of an already parsed JSON document, or None if unrecognised."""
     if document is None:
@@ -161,9 +193,19 @@ def _items_have(value: object, key: str) -> bool:
     return isinstance(value, list) and all(isinstance(i, dict) and key in i for i in value)
 
 
+class _NonStandardNumberError(ValueError):
+    """Raised for ``NaN``/``Infinity``, which Python's json accepts but JSON does not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonStandardNumberError(name)
+
+
 def _parse_json(data: bytes, source: str) -> Any:
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_refuse_constant)
+    except _NonStandardNumberError as exc:
+        raise InputError(f"not valid JSON: {exc} is not a JSON number", source=source) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"not valid JSON or XML: {exc.msg} (line {exc.lineno}, column {exc.colno})",
@@ -184,6 +226,8 @@ def _detect_xml(data: bytes, source: str) -> DetectedDocument:
         # DTDs and entity declarations are refused outright (XXE, entity expansion).
         raise InputError(f"XML uses a forbidden construct: {exc}", source=source) from None
     except SafeElementTree.ParseError as exc:
+        raise InputError(f"not valid XML: {exc}", source=source) from None
+    except LookupError as exc:  # <?xml encoding="..."?> names a codec Python does not have
         raise InputError(f"not valid XML: {exc}", source=source) from None
     if root.tag.startswith(_CYCLONEDX_XML_NAMESPACE) and root.tag.endswith("}bom"):
         return DetectedDocument("cyclonedx-xml", root)
@@ -213,8 +257,16 @@ def _decode_text(data: bytes, source: str) -> str:
 
 def _describe_json(document: object) -> str:
     if isinstance(document, dict):
-        keys = ", ".join(sorted(document)[:5])
-        return f"JSON object with keys {{{keys}{', ...' if len(document) > 5 else ''}}}"
+        names = sorted(document)
+        shown = ", ".join(_shown_key(k) for k in names[:5])
+        return f"JSON object with keys {{{shown}{', ...' if len(names) > 5 else ''}}}"
     if isinstance(document, list):
         return "JSON array" if document else "empty JSON array"
     return f"JSON {json_type(document)} value"
+
+
+def _shown_key(key: str) -> str:
+    """A key as it may appear in a one-line message: plain words as is, others JSON-quoted."""
+    if len(key) <= 40 and key.isascii() and key.isprintable() and " " not in key:
+        return key
+    return json.dumps(key[:40] + ("..." if len(key) > 40 else ""))

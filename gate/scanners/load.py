@@ -11,12 +11,11 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from gate.errors import InputError
 from gate.scanners.cyclonedx_vulns import (
     parse_cyclonedx_vulnerabilities,
     parse_cyclonedx_xml_vulnerabilities,
 )
-from gate.scanners.detect import Kind, detect_format
+from gate.scanners.detect import Kind, load_with
 from gate.scanners.finding import ScanReport
 from gate.scanners.trivy import parse_trivy_report
 
@@ -41,16 +40,4 @@ def load_scan_report(data: bytes, source: str) -> ScanReport:
     Raises ``InputError`` (one line: file, JSON path, reason) for anything that
     is not an ingestible, well-formed report.
     """
-    detected = detect_format(data, source)
-    adapter = SCAN_ADAPTERS.get(detected.format)
-    if adapter is None:
-        info = detected.info
-        if info.kind is Kind.SCAN:
-            reason = f"recognised as {info.title}, which this version of gate does not ingest yet"
-        else:
-            reason = f"recognised as {info.title}, which is {info.kind.value}, not a scanner report"
-        raise InputError(reason, source=source)
-    try:
-        return adapter(detected.document, source)
-    except RecursionError:
-        raise InputError("document is nested too deeply to be a report", source=source) from None
+    return load_with(data, source, SCAN_ADAPTERS, kind=Kind.SCAN, noun="a scanner report")

@@ -25,6 +25,7 @@ from gate.oci.digest import Digest
 from gate.scanners._fields import (
     fail,
     join,
+    key_path,
     opt_dict,
     opt_list,
     opt_str,
@@ -59,6 +60,22 @@ STATUS_FIX_STATES: Mapping[str, FixState] = MappingProxyType(
 _SEVERITIES: dict[str, Severity] = {s.name: s for s in Severity}
 
 FORMAT = "trivy"
+#: Id given to a vulnerability the report lists without a VulnerabilityID.
+MISSING_ID = "(no VulnerabilityID)"
+
+#: Types an optional field may have (absent and null read alike).
+_NUMBER_OR_NULL = frozenset({int, float, type(None)})
+_STRING_OR_NULL = frozenset({str, type(None)})
+_OBJECT_OR_NULL = frozenset({dict, type(None)})
+#: Scores a boolean compares equal to (``true == 1``, ``false == 0``).
+_ZERO_ONE = frozenset({0, 1})
+
+#: Score key, vector key and version of each CVSS version Trivy writes.
+_CVSS_VERSIONS = (
+    ("V3Score", "V3Vector", "3.x"),
+    ("V2Score", "V2Vector", "2.0"),
+    ("V40Score", "V40Vector", "4.0"),
+)
 
 
 def parse_trivy_report(document: object, source: str) -> ScanReport:
@@ -181,6 +198,8 @@ def _read_results(
     metadata["suppressed"] = str(suppressed)
     if skipped:
         metadata["skipped_results"] = ",".join(f"{k}={v}" for k, v in sorted(skipped.items()))
+    if reader.missing_ids:
+        metadata["findings_without_id"] = str(reader.missing_ids)
     if reader.unknown_severities:
         metadata["unrecognised_severities"] = ",".join(sorted(reader.unknown_severities))
     if reader.unknown_statuses:
@@ -200,10 +219,10 @@ def _suppressed(result: dict[str, Any], source: str, rpath: str) -> list[Any]:
 # Building a frozen dataclass through its __init__ costs one object.__setattr__
 # per field (15 for Finding), which alone was a third of the budget on the
 # 711-finding report. When Finding is a plain frozen dataclass (no __slots__,
-# no __post_init__) and the dict built below names exactly its fields, the
-# instance gets that dict directly: identical to what __init__ would produce
-# (the unit tests compare both). Any change to Finding that breaks these
-# conditions silently switches back to the ordinary constructor.
+# no __post_init__) and the dict built in ``_VulnerabilityReader.read`` names
+# exactly its fields, the instance gets that dict directly: identical to what
+# __init__ would produce (the unit tests compare both). Any change to Finding
+# that breaks these conditions switches back to the ordinary constructor.
 _FINDING_KEYS = frozenset(
     {
         "id",
@@ -232,15 +251,6 @@ _new_object = object.__new__
 _set_attribute = object.__setattr__
 
 
-def _make_finding(values: dict[str, Any]) -> Finding:
-    """A ``Finding`` with exactly ``values`` as its fields (see ``_FAST_FINDINGS``)."""
-    if _FAST_FINDINGS:
-        finding: Finding = _new_object(Finding)
-        _set_attribute(finding, "__dict__", values)
-        return finding
-    return Finding(**values)
-
-
 class _VulnerabilityReader:
     """Turns the ``Vulnerabilities`` arrays of a report into findings.
 
@@ -254,6 +264,7 @@ class _VulnerabilityReader:
         self.findings: list[Finding] = []
         self.unknown_severities: set[str] = set()
         self.unknown_statuses: set[str] = set()
+        self.missing_ids = 0
         self.cvss = _CvssReader()
 
     def read(self, vulns: list[Any], vpath: str, target: str | None, pkg_type: str | None) -> None:
@@ -263,13 +274,20 @@ class _VulnerabilityReader:
         severities = _SEVERITIES
         statuses = STATUS_FIX_STATES
         read_cvss = self.cvss.read
-        make = _make_finding
+        fast, new_object, set_attribute = _FAST_FINDINGS, _new_object, _set_attribute
         fixed_state, not_fixed_state = FixState.FIXED, FixState.NOT_FIXED
+        string_or_null, object_or_null = _STRING_OR_NULL, _OBJECT_OR_NULL
         for index, vuln in enumerate(vulns):
             if type(vuln) is not dict:
                 wrong_type(source, f"{vpath}[{index}]", "an object", vuln)
             get = vuln.get
             vuln_id = get("VulnerabilityID")
+            if vuln_id is None or vuln_id == "":
+                # Old Trivy versions wrote advisories without an id (Go omitempty
+                # dropped the empty field). Keep the finding, so severity limits
+                # still see it, under a placeholder the report can show.
+                vuln_id = MISSING_ID
+                self.missing_ids += 1
             name = get("PkgName")
             # Trivy omits empty strings (Go omitempty): a missing version reads as "".
             version = get("InstalledVersion", "")
@@ -280,19 +298,19 @@ class _VulnerabilityReader:
             title = get("Title")
             primary_url = get("PrimaryURL")
             identifier = get("PkgIdentifier")
-            if (
-                type(vuln_id) is not str
-                or not vuln_id
-                or type(name) is not str
-                or not name
-                or type(version) is not str
-                or (raw_severity is not None and type(raw_severity) is not str)
-                or (fixed_text is not None and type(fixed_text) is not str)
-                or (status is not None and type(status) is not str)
-                or (severity_source is not None and type(severity_source) is not str)
-                or (title is not None and type(title) is not str)
-                or (primary_url is not None and type(primary_url) is not str)
-                or (identifier is not None and type(identifier) is not dict)
+            if not (
+                vuln_id
+                and name
+                and type(vuln_id) is str
+                and type(name) is str
+                and type(version) is str
+                and type(raw_severity) in string_or_null
+                and type(fixed_text) in string_or_null
+                and type(status) in string_or_null
+                and type(severity_source) in string_or_null
+                and type(title) in string_or_null
+                and type(primary_url) in string_or_null
+                and type(identifier) in object_or_null
             ):
                 _explain(vuln, source, f"{vpath}[{index}]")
 
@@ -308,7 +326,7 @@ class _VulnerabilityReader:
                 found = severities.get(raw_severity)
                 if found is None:
                     found = Severity.parse(raw_severity)
-                    if found is Severity.UNKNOWN:
+                    if found is Severity.UNKNOWN and raw_severity.strip():
                         self.unknown_severities.add(raw_severity)
                 severity = found
 
@@ -339,27 +357,29 @@ class _VulnerabilityReader:
                     _explain(vuln, source, f"{vpath}[{index}]")
                 cvss = scores
 
-            append(
-                make(
-                    {
-                        "id": vuln_id,
-                        "package_name": name,
-                        "package_version": version,
-                        "severity": severity,
-                        "aliases": aliases,
-                        "package_type": pkg_type,
-                        "purl": purl,
-                        "target": target,
-                        "cvss": cvss,
-                        "fixed_versions": fixed_versions,
-                        "fix_state": fix_state,
-                        "severity_source": severity_source,
-                        "raw_severity": raw_severity,
-                        "title": title,
-                        "primary_url": primary_url,
-                    }
-                )
-            )
+            values: dict[str, Any] = {
+                "id": vuln_id,
+                "package_name": name,
+                "package_version": version,
+                "severity": severity,
+                "aliases": aliases,
+                "package_type": pkg_type,
+                "purl": purl,
+                "target": target,
+                "cvss": cvss,
+                "fixed_versions": fixed_versions,
+                "fix_state": fix_state,
+                "severity_source": severity_source,
+                "raw_severity": raw_severity,
+                "title": title,
+                "primary_url": primary_url,
+            }
+            if fast:
+                finding: Finding = new_object(Finding)
+                set_attribute(finding, "__dict__", values)
+            else:
+                finding = Finding(**values)
+            append(finding)
 
 
 #: The optional fields of a vulnerability and the JSON type each must have.
@@ -382,7 +402,10 @@ def _explain(vuln: dict[str, Any], source: str, path: str) -> NoReturn:
     Only called once the fast combined test in ``_VulnerabilityReader.read``
     has found something wrong, so it re-checks each field in a fixed order.
     """
-    for key in ("VulnerabilityID", "PkgName"):
+    value = vuln.get("VulnerabilityID")
+    if value is not None and type(value) is not str:
+        wrong_type(source, f"{path}.VulnerabilityID", "a string", value)
+    for key in ("PkgName",):
         value = vuln.get(key)
         if value is None:
             fail(source, f"{path}.{key}", "required field is missing")
@@ -400,7 +423,7 @@ def _explain(vuln: dict[str, Any], source: str, path: str) -> NoReturn:
     if purl is not None and type(purl) is not str:
         wrong_type(source, f"{path}.PkgIdentifier.PURL", "a string", purl)
     for cvss_source, entry in (vuln.get("CVSS") or {}).items():
-        cpath = f"{path}.CVSS.{cvss_source}"
+        cpath = key_path(f"{path}.CVSS", cvss_source)
         if type(entry) is not dict:
             wrong_type(source, cpath, "an object", entry)
         for score_key, vector_key, _ in _CVSS_VERSIONS:
@@ -419,40 +442,27 @@ def _explain(vuln: dict[str, Any], source: str, path: str) -> NoReturn:
     fail(source, path, "malformed vulnerability")  # not reached: the caller saw a bad field
 
 
-#: Types a CVSS score or vector may have (absent and null read alike).
-_NUMBER_OR_NULL = frozenset({int, float, type(None)})
-_STRING_OR_NULL = frozenset({str, type(None)})
-#: Scores a boolean compares equal to (``true == 1``, ``false == 0``).
-_ZERO_ONE = frozenset({0, 1})
-
-#: Score key, vector key and version of each CVSS version Trivy writes.
-_CVSS_VERSIONS = (
-    ("V3Score", "V3Vector", "3.x"),
-    ("V2Score", "V2Vector", "2.0"),
-    ("V40Score", "V40Vector", "4.0"),
-)
-
-_EntryKey = tuple[str, Any, Any, Any, Any, Any, Any]
+_RatingKey = tuple[str, str, Any, Any]
 
 
 class _CvssReader:
     """``CVSS.<source>.{V3,V2,V40}{Score,Vector}`` -> one ``CvssScore`` per source and version.
 
     Trivy copies the CVSS map from its database per vulnerability id, so an
-    id repeats the same map on every package it affects, and the same source
-    entry recurs across ids (711 findings, 448 ids, 2047 ratings of which 222
+    id repeats the same map on every package it affects, and the same ratings
+    recur across ids (711 findings, 448 ids, 2047 ratings of which 222
     distinct, in the large golden). Two caches exploit that without ever
     skipping a type check:
 
-    * ``by_entry``: keyed by the entry's six values *after* their types were
-      checked, so equal keys mean equal, valid ratings;
+    * ``by_rating``: (source, version, score, vector) -> rating, looked up
+      only *after* the score and vector passed their type checks;
     * ``by_id``: a map equal to the last one seen for the id reuses its
       ratings. Equality alone would let ``true`` pass for a score of 1 (and
-      ``false`` for 0), so maps holding a 0 or 1 are never remembered.
+      ``false`` for 0), so maps holding a score of 0 or 1 are not remembered.
     """
 
     def __init__(self) -> None:
-        self.by_entry: dict[_EntryKey, tuple[CvssScore, ...]] = {}
+        self.by_rating: dict[_RatingKey, CvssScore] = {}
         self.by_id: dict[str, tuple[dict[str, Any], tuple[CvssScore, ...]]] = {}
 
     def read(self, vuln_id: str, cvss_map: dict[str, Any]) -> tuple[CvssScore, ...] | None:
@@ -460,62 +470,38 @@ class _CvssReader:
         cached = self.by_id.get(vuln_id)
         if cached is not None and cached[0] == cvss_map:
             return cached[1]
-        scores: tuple[CvssScore, ...] = ()
+        scores: list[CvssScore] = []
         rememberable = True
-        by_entry = self.by_entry
+        by_rating = self.by_rating
         number_or_null, string_or_null, zero_one = _NUMBER_OR_NULL, _STRING_OR_NULL, _ZERO_ONE
         for cvss_source, entry in cvss_map.items():
             if type(entry) is not dict:
                 return None
             get = entry.get
-            key = (
-                cvss_source,
-                get("V3Score"),
-                get("V3Vector"),
-                get("V2Score"),
-                get("V2Vector"),
-                get("V40Score"),
-                get("V40Vector"),
-            )
-            _, s3, v3, s2, v2, s4, v4 = key
-            if not (
-                type(s3) in number_or_null
-                and type(s2) in number_or_null
-                and type(s4) in number_or_null
-                and type(v3) in string_or_null
-                and type(v2) in string_or_null
-                and type(v4) in string_or_null
-            ):
-                return None
-            ratings = by_entry.get(key)
-            if ratings is None:
-                ratings = _entry_ratings(key)
-                if ratings is None:
+            for score_key, vector_key, version in _CVSS_VERSIONS:
+                score, vector = get(score_key), get(vector_key)
+                if score is None and vector is None:
+                    continue
+                if type(score) not in number_or_null or type(vector) not in string_or_null:
                     return None
-                by_entry[key] = ratings
-            if rememberable and (s3 in zero_one or s2 in zero_one or s4 in zero_one):
-                rememberable = False
-            scores += ratings
+                key = (cvss_source, version, score, vector)
+                rating = by_rating.get(key)
+                if rating is None:
+                    if score is not None and not _is_cvss_score(score):
+                        return None
+                    rating = CvssScore(
+                        cvss_source, version, None if score is None else float(score), vector
+                    )
+                    by_rating[key] = rating
+                if score in zero_one:
+                    rememberable = False
+                scores.append(rating)
+        result = tuple(scores)
         if rememberable:
-            self.by_id[vuln_id] = (cvss_map, scores)
-        return scores
-
-
-def _entry_ratings(key: _EntryKey) -> tuple[CvssScore, ...] | None:
-    """The ratings of one type-checked source entry; None if a score is out of range."""
-    cvss_source, s3, v3, s2, v2, s4, v4 = key
-    ratings = []
-    for score, vector, version in ((s3, v3, "3.x"), (s2, v2, "2.0"), (s4, v4, "4.0")):
-        if score is None and vector is None:
-            continue
-        if score is not None and not _is_cvss_score(score):
-            return None
-        ratings.append(
-            CvssScore(cvss_source, version, None if score is None else float(score), vector)
-        )
-    return tuple(ratings)
+            self.by_id[vuln_id] = (cvss_map, result)
+        return result
 
 
 def _is_cvss_score(value: object) -> bool:
     """A JSON number (not a boolean) from 0 to 10; NaN fails the range test."""
-    return (type(value) is int or type(value) is float) and 0 <= value <= 10  # type: ignore[operator]
+    return (type(value) is int or type(value) is float) and 0 <= value <= 10

@@ -288,6 +288,10 @@ def test_an_sbom_without_vulnerabilities_is_not_a_clean_scan() -> None:
             "cdx.json: vulnerabilities[0].ratings[0].source: expected an object, got string",
         ),
         (
+            bom(vuln(ratings=[{"score": 12, "method": "CVSSv31"}])),
+            "cdx.json: vulnerabilities[0].ratings[0].score: CVSS score 12.0 is not within 0-10",
+        ),
+        (
             bom(vuln(references=["GHSA-1"])),
             "cdx.json: vulnerabilities[0].references[0]: expected an object, got string",
         ),
@@ -342,8 +346,9 @@ def test_cyclonedx_xml_vulnerabilities_are_read_too() -> None:
     assert scan.scanner == "grype"
 
 
-def test_a_non_numeric_xml_score_is_an_error() -> None:
-    data = XML.replace(b"<score>10</score>", b"<score>ten</score>")
+@pytest.mark.parametrize("text", [b"ten", b"nan", b"inf"])
+def test_a_non_numeric_xml_score_is_an_error(text: bytes) -> None:
+    data = XML.replace(b"<score>10</score>", b"<score>" + text + b"</score>")
     with pytest.raises(InputError) as excinfo:
         load_scan_report(data, "bom.xml")
     assert (

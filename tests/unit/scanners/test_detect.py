@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -88,9 +89,9 @@ def test_json_is_parsed_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     real_loads = json.loads
 
-    def counting_loads(data: bytes) -> object:
+    def counting_loads(data: bytes, **options: Any) -> object:
         calls.append(1)
-        return real_loads(data)
+        return real_loads(data, **options)
 
     monkeypatch.setattr(json, "loads", counting_loads)
     load_scan_report(b'{"SchemaVersion": 2, "Results": []}', "r.json")
@@ -109,6 +110,8 @@ def test_json_is_parsed_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (b"hello", "r.json: not valid JSON or XML: Expecting value (line 1, column 1)"),
         (b"\xff\xfe\x00garbage\xff", "r.json: not valid JSON: the bytes are not UTF-8/16/32 text"),
+        (b'{"SchemaVersion": NaN}', "r.json: not valid JSON: NaN is not a JSON number"),
+        (b"[-Infinity]", "r.json: not valid JSON: -Infinity is not a JSON number"),
         (b"[]", "r.json: empty JSON array is not a recognised scanner report, SBOM or VEX format"),
         (b"[1, 2]", "r.json: JSON array is not a recognised scanner report, SBOM or VEX format"),
         (b"42", "r.json: JSON number value is not a recognised scanner report, SBOM or VEX format"),
@@ -122,11 +125,20 @@ def test_json_is_parsed_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
             " report, SBOM or VEX format",
         ),
         (
+            b'{"a\\nb": 1, "' + b"k" * 50 + b'": 2}',
+            'r.json: JSON object with keys {"a\\nb", "' + "k" * 40 + '..."} is not a recognised'
+            " scanner report, SBOM or VEX format",
+        ),
+        (
             b"<html><body/></html>",
             "r.json: XML document with root element 'html' is not a recognised format"
             " (CycloneDX XML has root {http://cyclonedx.org/schema/bom/1.x}bom)",
         ),
         (b"<bom", "r.json: not valid XML: unclosed token: line 1, column 0"),
+        (
+            b'<?xml version="1.0" encoding="UTF-9"?><bom/>',
+            "r.json: not valid XML: unknown encoding: UTF-9",
+        ),
     ],
 )
 def test_unrecognisable_input_is_one_clear_line(data: bytes, message: str) -> None:

@@ -121,6 +121,42 @@ def test_fast_built_findings_behave_exactly_like_constructed_ones() -> None:
         finding.id = "changed"  # type: ignore[misc]  # proving the instance stays frozen
 
 
+@pytest.mark.parametrize(("valid", "boolean"), [(1, True), (1.0, True), (0, False), (0.0, False)])
+def test_a_boolean_score_is_refused_even_after_an_equal_number(valid: float, boolean: bool) -> None:
+    """``true == 1``: the CVSS caches must not let a boolean through as a seen score."""
+    first = vuln(CVSS={"nvd": {"V3Score": valid, "V3Vector": "v"}})
+    second = vuln(PkgName="libssl", CVSS={"nvd": {"V3Score": boolean, "V3Vector": "v"}})
+    assert error_of(report(result(first, second))) == (
+        "scan.json: Results[0].Vulnerabilities[1].CVSS.nvd.V3Score: expected a number, got boolean"
+    )
+
+
+def test_cvss_is_read_per_finding_even_when_ids_repeat() -> None:
+    scan = load(
+        report(
+            result(
+                vuln(CVSS={"nvd": {"V3Score": 7.5, "V3Vector": "a"}}),
+                vuln(PkgName="libssl", CVSS={"nvd": {"V3Score": 7.5, "V3Vector": "a"}}),
+                vuln(PkgName="libx", CVSS={"nvd": {"V3Score": 9.8, "V3Vector": "b", "V3X": [1]}}),
+                vuln(PkgName="liby"),
+            )
+        )
+    )
+    assert [f.cvss for f in scan.findings] == [
+        (CvssScore("nvd", "3.x", 7.5, "a"),),
+        (CvssScore("nvd", "3.x", 7.5, "a"),),
+        (CvssScore("nvd", "3.x", 9.8, "b"),),
+        (),
+    ]
+
+
+def test_the_ordinary_constructor_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = report(result(vuln(VendorIDs=["GHSA-1"], CVSS={"nvd": {"V3Score": 5.5}})))
+    fast = load(doc)
+    monkeypatch.setattr(trivy, "_FAST_FINDINGS", False)
+    assert load(doc).findings == fast.findings
+
+
 def test_report_fields_come_from_the_document() -> None:
     doc = report(
         result(vuln()),
@@ -329,19 +365,13 @@ def test_status_wins_over_an_empty_fixed_version() -> None:
     ("document", "message"),
     [
         (
-            report(
-                result(vuln()), result(vuln()), result(vuln()), result(vuln(VulnerabilityID=None))
-            ),
-            "scan.json: Results[3].Vulnerabilities[0].VulnerabilityID: required field is missing",
-        ),
-        (
             report(result(vuln(), vuln(VulnerabilityID=7))),
             "scan.json: Results[0].Vulnerabilities[1].VulnerabilityID:"
             " expected a string, got number",
         ),
         (
-            report(result(vuln(VulnerabilityID=""))),
-            "scan.json: Results[0].Vulnerabilities[0].VulnerabilityID: must not be empty",
+            report(result(vuln(PkgName=""))),
+            "scan.json: Results[0].Vulnerabilities[0].PkgName: must not be empty",
         ),
         (
             report(result(vuln(PkgName=None))),
@@ -408,6 +438,21 @@ def test_status_wins_over_an_empty_fixed_version() -> None:
             " expected a string, got array",
         ),
         (
+            report(result(vuln(CVSS={"nvd": {"V3Score": 11}}))),
+            "scan.json: Results[0].Vulnerabilities[0].CVSS.nvd.V3Score:"
+            " CVSS score 11 is not within 0-10",
+        ),
+        (
+            report(result(vuln(CVSS={"nvd": {"V2Score": -1.5}}))),
+            "scan.json: Results[0].Vulnerabilities[0].CVSS.nvd.V2Score:"
+            " CVSS score -1.5 is not within 0-10",
+        ),
+        (
+            report(result(vuln(CVSS={"n\nvd 2": 7.5}))),
+            'scan.json: Results[0].Vulnerabilities[0].CVSS["n\\nvd 2"]:'
+            " expected an object, got number",
+        ),
+        (
             report(result(vuln(Title={}))),
             "scan.json: Results[0].Vulnerabilities[0].Title: expected a string, got object",
         ),
@@ -450,10 +495,6 @@ def test_status_wins_over_an_empty_fixed_version() -> None:
         (
             report(Metadata={"RepoDigests": [DIGEST]}),
             f"scan.json: Metadata.RepoDigests[0]: expected name@digest, got '{DIGEST}'",
-        ),
-        (
-            [{"Target": "a", "Vulnerabilities": [{"PkgName": "simplito/elliptic-php"}]}],
-            "scan.json: [0].Vulnerabilities[0].VulnerabilityID: required field is missing",
         ),
     ],
 )
@@ -518,3 +559,14 @@ def _error_or_none(data: bytes) -> str | None:
     except InputError as exc:
         return str(exc)
     return None
+
+
+@pytest.mark.parametrize("missing", [{"VulnerabilityID": None}, {"VulnerabilityID": ""}])
+def test_vulnerability_without_id_is_kept_under_a_placeholder(missing: dict[str, object]) -> None:
+    loaded = load_scan_report(
+        json.dumps(report(result(vuln(), vuln(Severity="CRITICAL", **missing)))).encode(),
+        "scan.json",
+    )
+    assert [f.id for f in loaded.findings][1] == trivy.MISSING_ID
+    assert loaded.findings[1].severity is Severity.CRITICAL
+    assert loaded.metadata["findings_without_id"] == "1"
