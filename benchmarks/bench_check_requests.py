@@ -16,16 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gate.check import CheckOptions, Gate  # noqa: E402
-from gate.oci.client import RegistryClient, RegistryOptions  # noqa: E402
-from gate.oci.reference import ImageReference  # noqa: E402
-from gate.policy.loader import load_policy_text  # noqa: E402
-from gate.signatures.keyfile import generate_key_pair, load_private_key  # noqa: E402
-from gate.signatures.signer import sign_image  # noqa: E402
-from tests.integration.registry_server import start_registry  # noqa: E402
-from tests.integration.token_server import TokenServer  # noqa: E402
-from tests.support.images import build_image, push_image  # noqa: E402
-from tests.support.tls import make_signing_certificate  # noqa: E402
+from gate.check import CheckOptions, Gate
+from gate.oci.client import RegistryClient, RegistryOptions
+from gate.oci.reference import ImageReference
+from gate.policy.loader import load_policy_text
+from gate.signatures.keyfile import generate_key_pair, load_private_key
+from gate.signatures.signer import sign_image
+from tests.integration.registry_server import start_registry
+from tests.integration.token_server import TokenServer
+from tests.support.images import build_image, push_image
+from tests.support.tls import make_signing_certificate
 
 BUDGET = 4
 USER, PASSWORD = "bench", "bench-password"

@@ -45,7 +45,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     [
         ("spec: [unclosed\n", ["policy.yaml:"]),
         (
-            "apiVersion: gate/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n  mode: strict\n  rules: []\n",
+            "apiVersion: gate/v1\nkind: Policy\nmetadata: {name: p}\n"
+            "spec:\n  mode: strict\n  rules: []\n",
             ["policy.yaml:5:", "mode", "enforce"],
         ),
         (

@@ -8,7 +8,6 @@ are the real ones. The verdicts come from ``gate check`` exit codes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,7 @@ def _blobs(dump: Path) -> dict[Digest, bytes]:
 
 
 @pytest.fixture(scope="module")
-def seeded(registry: RunningRegistry) -> Iterator[RunningRegistry]:
+def seeded(registry: RunningRegistry) -> RunningRegistry:
     """The registry serving the dump's images and their signatures, plus a transplant."""
     dump = _dump()
     manifests = dump / "registry" / REPOSITORY / "manifests"
@@ -62,7 +61,7 @@ def seeded(registry: RunningRegistry) -> Iterator[RunningRegistry]:
     seed_manifest(
         registry, "cos07/testimage", ALICE_BOB_CHARLIE.replace(":", "-") + ".sig", stolen, blobs
     )
-    yield registry
+    return registry
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +120,7 @@ def _check(
         ("COS-10", "keyless", "{anyOf: [alice, bob, charlie, default]}", 1),
     ],
 )
-def test_cos_case_verdicts(
+def test_cos_case_verdicts(  # noqa: PLR0917 - pytest passes parameters positionally
     seeded: RunningRegistry,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gate.cli import main
 from gate.oci.digest import Digest
 from tests.integration.gate_cli import (
     GateRun,
@@ -42,8 +43,6 @@ def signed_image(
     reference = f"{registry.host}/{REPOSITORY}:1.0"
     with pytest.MonkeyPatch.context() as patch:
         isolate_environment(patch, tmp_path_factory.mktemp("home"))
-        from gate.cli import main
-
         assert main(["sign", reference, "--key", str(key)]) == 0
     return reference, digest, keys
 
@@ -54,17 +53,17 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def _policy(keys: Path, vulnerabilities: str = "", sbom: str = "") -> Path:
-    body = f"""\
+    body = """\
 apiVersion: gate/v1
 kind: Policy
-metadata: {{name: evidence}}
+metadata: {name: evidence}
 spec:
   trust:
-    release: {{cosign: {{publicKeys: [keys/release.pub]}}}}
+    release: {cosign: {publicKeys: [keys/release.pub]}}
   rules:
     - name: app
-      match: {{images: ["127.0.0.1:*/evidence/**"]}}
-      signatures: {{anyOf: [release]}}
+      match: {images: ["127.0.0.1:*/evidence/**"]}
+      signatures: {anyOf: [release]}
 """
     if vulnerabilities:
         body += f"      vulnerabilities: {vulnerabilities}\n"
