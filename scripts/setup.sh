@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-test-deps.sh
+bash scripts/install-system-deps.sh
 
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -13,14 +13,15 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 2
 fi
 if [ ! -x .venv/bin/python ]; then
-  if ! "$python" -m venv .venv 2>/dev/null; then
-    rm -rf .venv
-    echo "setup: installing python3-venv" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-    "$python" -m venv .venv
-  fi
+  "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install --quiet -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+log=$(mktemp)
+if ! .venv/bin/python -m pip install --quiet -e '.[test]' > "$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: pip install failed" >&2
+  rm -f "$log"
+  exit 2
+fi
+rm -f "$log"
 .venv/bin/python -c 'import gate.cli' || { echo "setup: gate failed to install" >&2; exit 2; }
 echo "setup: ready (.venv/bin/gate)" >&2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,6 +33,7 @@ class PublicKey:
     key: SupportedPublicKey
     fingerprint: str
     label: str
+    _ecdsa: tuple[ec.ECDSA, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PublicKey) and other.fingerprint == self.fingerprint
@@ -49,22 +50,38 @@ class PublicKey:
             return f"rsa-{self.key.key_size}"
         return "ed25519"
 
+    def __post_init__(self) -> None:
+        # Built once per key: the signature check is the hot path of every verification.
+        algorithms: tuple[ec.ECDSA, ...] = ()
+        if isinstance(self.key, ec.EllipticCurvePublicKey):
+            curve_hash = _CURVE_HASH[self.key.curve.name]
+            algorithms = (ec.ECDSA(curve_hash()),)
+            if curve_hash is not hashes.SHA256:
+                algorithms += (ec.ECDSA(hashes.SHA256()),)
+        object.__setattr__(self, "_ecdsa", algorithms)
+
     def verify(self, signature: bytes, data: bytes) -> bool:
         """True when ``signature`` over ``data`` is valid for this key.
 
-        ECDSA: ASN.1 DER, with the hash that goes with the curve (SHA-256 for
-        P-256, as cosign does); RSA: PKCS#1 v1.5 with SHA-256 (cosign's choice);
-        Ed25519: pure Ed25519.
+        ECDSA: ASN.1 DER with the hash that goes with the curve (SHA-256 for
+        P-256); for P-384/P-521 SHA-256 is accepted too, because cosign before
+        v2.4 signed with SHA-256 whatever the curve. RSA: PKCS#1 v1.5 with
+        SHA-256 (cosign's choice). Ed25519: pure Ed25519.
         """
+        key = self.key
         try:
-            if isinstance(self.key, ec.EllipticCurvePublicKey):
-                hash_type = _CURVE_HASH[self.key.curve.name]
-                self.key.verify(signature, data, ec.ECDSA(hash_type()))
+            if isinstance(key, ec.EllipticCurvePublicKey):
+                for algorithm in self._ecdsa:
+                    try:
+                        key.verify(signature, data, algorithm)
+                    except InvalidSignature:
+                        continue
+                    return True
+                return False
+            if isinstance(key, ed25519.Ed25519PublicKey):
+                key.verify(signature, data)
                 return True
-            if isinstance(self.key, ed25519.Ed25519PublicKey):
-                self.key.verify(signature, data)
-                return True
-            self.key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
             return True
         except (InvalidSignature, ValueError):
             return False

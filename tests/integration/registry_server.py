@@ -31,7 +31,7 @@ import requests
 from tests.integration.token_server import TokenServer
 from tests.support.tls import TestCA
 
-INSTALL_HINT = "docker-registry is not installed: run scripts/install-test-deps.sh"
+INSTALL_HINT = "docker-registry is not installed: run scripts/install-system-deps.sh"
 _START_TIMEOUT = 20.0
 _START_ATTEMPTS = 3
 

@@ -32,7 +32,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-SKOPEO_HINT = "skopeo is not installed: run scripts/install-test-deps.sh"
+SKOPEO_HINT = "skopeo is not installed: run scripts/install-system-deps.sh"
 _SKOPEO_TIMEOUT = 120
 _HTTP_TIMEOUT = 10
 

@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gate.errors import InputError
@@ -85,3 +85,25 @@ def test_fingerprint_is_sha256_of_spki() -> None:
     )
     expected = "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode().rstrip("=")
     assert load_public_key(public_key_pem(key), label="k").fingerprint == expected
+
+
+@pytest.mark.parametrize(
+    ("curve", "accepted"),
+    [(ec.SECP384R1(), {"sha256", "sha384"}), (ec.SECP521R1(), {"sha256", "sha512"})],
+)
+def test_larger_curves_accept_the_curve_hash_and_cosigns_older_sha256(
+    curve: ec.EllipticCurve, accepted: set[str]
+) -> None:
+    secret = ec.generate_private_key(curve)
+    key = load_public_key(public_key_pem(secret), label="big.pub")
+    for hash_type in (hashes.SHA256(), hashes.SHA384(), hashes.SHA512()):
+        signature = secret.sign(b"payload", ec.ECDSA(hash_type))
+        assert key.verify(signature, b"payload") is (hash_type.name in accepted), hash_type.name
+    assert not key.verify(secret.sign(b"payload", ec.ECDSA(hashes.SHA256())), b"other")
+
+
+def test_p256_accepts_only_sha256() -> None:
+    secret = ec.generate_private_key(ec.SECP256R1())
+    key = load_public_key(public_key_pem(secret), label="p256.pub")
+    assert key.verify(secret.sign(b"x", ec.ECDSA(hashes.SHA256())), b"x")
+    assert not key.verify(secret.sign(b"x", ec.ECDSA(hashes.SHA384())), b"x")
