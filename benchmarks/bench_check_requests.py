@@ -58,12 +58,12 @@ def main() -> int:
                 work / "policy.yaml",
             )
             with RegistryClient(options) as client:
-                outcome = Gate(policy, client).check([str(reference)], CheckOptions())
+                verdict = Gate(policy, client).check([str(reference)], CheckOptions())
                 records = client.requests_made
         finally:
             registry.stop()
             server.stop()
-    print(f"decision: {outcome.verdict.decision.value}")
+    print(f"decision: {verdict.decision.value}")
     print(f"{'#':>2}  {'kind':8} {'status':>6}  request")
     first_registry_after_token = 0
     for index, record in enumerate(records):
@@ -71,13 +71,9 @@ def main() -> int:
             first_registry_after_token = index + 1
         print(f"{index + 1:>2}  {record.kind:8} {record.status:>6}  {record.method} {record.path}")
     after = [r for r in records[first_registry_after_token:] if r.kind == "registry"]
-    verdict = (
-        "PASS" if len(after) <= BUDGET and outcome.verdict.decision.value == "allow" else "FAIL"
-    )
-    print(
-        f"registry requests after the token exchange: {len(after)}   budget: {BUDGET}   {verdict}"
-    )
-    return 0 if verdict == "PASS" else 1
+    status = "PASS" if len(after) <= BUDGET and verdict.decision.value == "allow" else "FAIL"
+    print(f"registry requests after the token exchange: {len(after)}   budget: {BUDGET}   {status}")
+    return 0 if status == "PASS" else 1
 
 
 if __name__ == "__main__":

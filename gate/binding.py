@@ -2,8 +2,11 @@
 
 A report that names manifest digests applies only to those digests: a scan of
 another build never satisfies ``requireScan``. A report that names no digest
-is bound by the command line: it applies when it names the same repository,
-or when it names nothing and only one image is checked; the verdict says so.
+applies when it names the same repository and tag as the reference being
+checked (a weaker binding, which the verdict states). A report that
+names nothing at all (Trivy's legacy ``null``, an anonymous SBOM), or that
+names a digest nobody can read, applies to no image: what it describes
+cannot be told, so it must not stand in for a scan of this image.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from gate.errors import InputError
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
 from gate.sbom.component import Sbom
+from gate.sbom.cyclonedx import UNPARSED_SUBJECT_DIGESTS
 from gate.scanners.finding import ScanReport
 
 
@@ -27,14 +31,19 @@ class Binding:
     notes: tuple[str, ...]
 
 
-def _same_repository(name: str | None, reference: ImageReference) -> bool:
-    if not name:
+def _same_image(name: str | None, reference: ImageReference) -> bool:
+    """True when ``name`` is the same repository and tag as the checked ``reference``.
+
+    A report of ``app:1.0`` must not stand in for ``app:2.0``; a reference
+    given by digest only binds by digest.
+    """
+    if not name or reference.tag is None:
         return False
     try:
         named = ImageReference.parse(name)
     except InputError:
         return False
-    return named.name == reference.name
+    return named.name == reference.name and named.tag == reference.tag
 
 
 def _applies(
@@ -42,9 +51,9 @@ def _applies(
     source: str,
     name: str | None,
     digests: frozenset[Digest],
+    unreadable_digest: str | None,
     reference: ImageReference,
     image_digests: frozenset[Digest],
-    single_image: bool,
     notes: list[str],
 ) -> bool:
     if digests:
@@ -52,14 +61,16 @@ def _applies(
             return True
         notes.append(f"{source}: describes {', '.join(sorted(map(str, digests)))}, not this image")
         return False
-    if _same_repository(name, reference):
-        notes.append(f"{source}: names no digest; bound by repository name {name}")
+    if unreadable_digest:
+        notes.append(f"{source}: names digest {unreadable_digest!r}, which is not valid; not bound")
+        return False
+    if _same_image(name, reference):
+        notes.append(f"{source}: names no digest; bound by its image name {name}")
         return True
-    if single_image and not name:
-        notes.append(f"{source}: names no image; bound to the only image checked")
-        return True
-    if single_image and name:
-        notes.append(f"{source}: names {name} and no digest; not bound to {reference.name}")
+    if name:
+        notes.append(f"{source}: names {name} and no digest; not bound to {reference}")
+    else:
+        notes.append(f"{source}: names no image and no digest; not bound to any image")
     return False
 
 
@@ -68,8 +79,6 @@ def bind(
     image_digests: Iterable[Digest],
     scans: Iterable[ScanReport],
     sboms: Iterable[Sbom],
-    *,
-    single_image: bool,
 ) -> Binding:
     """Select the scans and SBOMs that describe ``reference`` at one of ``image_digests``."""
     digests = frozenset(image_digests)
@@ -81,9 +90,9 @@ def bind(
             source=s.source,
             name=s.artifact_name,
             digests=s.artifact_digests,
+            unreadable_digest=None,
             reference=reference,
             image_digests=digests,
-            single_image=single_image,
             notes=notes,
         )
     )
@@ -94,9 +103,9 @@ def bind(
             source=s.source,
             name=s.subject_name,
             digests=s.subject_digests,
+            unreadable_digest=s.metadata.get(UNPARSED_SUBJECT_DIGESTS),
             reference=reference,
             image_digests=digests,
-            single_image=single_image,
             notes=notes,
         )
     )

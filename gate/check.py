@@ -8,7 +8,8 @@ after that is verified against that digest (no second lookup of the tag).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from gate.binding import bind
 from gate.clock import Clock, system_clock
@@ -39,31 +40,24 @@ class CheckOptions:
     platform: Platform | None = None
 
 
-@dataclass(frozen=True)
-class CheckOutcome:
-    """A verdict plus the errors that made some of it undecidable (exit 2 in the CLI)."""
-
-    verdict: Verdict
-    errors: tuple[GateError, ...] = ()
-    undecided: tuple[str, ...] = field(default=())
-
-    @property
-    def decided(self) -> bool:
-        """False when any image or check could not be decided (fail closed)."""
-        return not self.errors and not self.undecided
-
-
 def _merge(results: Sequence[AuthorityResult]) -> AuthorityResult:
     """One result per authority out of several kinds or digests."""
-    first = results[0]
     errors = [r.error for r in results if r.error]
     return AuthorityResult(
-        authority=first.authority,
+        authority=results[0].authority,
         signatures=tuple(s for r in results for s in r.signatures),
         rejections=tuple(x for r in results for x in r.rejections),
         notes=tuple(x for r in results for x in r.notes),
         error="; ".join(errors) if errors else None,
     )
+
+
+def _undecided(verdict: ImageVerdict) -> list[str]:
+    return [
+        f"{verdict.reference}: {check.check}: {check.reason}"
+        for check in verdict.checks
+        if check.outcome is Outcome.ERROR
+    ]
 
 
 class Gate:
@@ -90,16 +84,22 @@ class Gate:
         }
 
     def _verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
+        """Every kind of the authority's trust material against the image digest.
+
+        With ``--platform``, a signature on the chosen platform's own manifest
+        also covers that platform (cosign signs each manifest of an index with
+        ``--recursive``); it is tried only when the index itself is not signed.
+        """
         results: list[AuthorityResult] = []
         for kind in authority.kinds:
             verifier = self._verifiers[kind]
             result = verifier.verify(image, authority)
             if not result.satisfied and image.platform_digest is not None:
-                # A signature on the chosen platform's manifest also covers that platform.
-                platform_image = replace(image, digest=image.platform_digest)
-                result = _merge([result, verifier.verify(platform_image, authority)])
-                if result.signatures:
-                    result = replace(result, error=None)
+                platform = verifier.verify(replace(image, digest=image.platform_digest), authority)
+                if platform.satisfied:
+                    result = replace(_merge([result, platform]), error=None)
+                else:
+                    result = _merge([result, platform])
             results.append(result)
         if not results:
             return AuthorityResult(
@@ -108,10 +108,9 @@ class Gate:
         return _merge(results)
 
     def check_image(
-        self, text: str, options: CheckOptions, *, single_image: bool
+        self, text: str, options: CheckOptions, now: datetime
     ) -> tuple[ImageVerdict, GateError | None]:
-        """Verdict for one image; on a resolution failure a deny plus the error."""
-        now = self._clock()
+        """Verdict for one image at ``now``; on a resolution failure a deny plus the error."""
         try:
             reference = ImageReference.parse(text)
             resolved = self._registry.resolve(reference, options.platform)
@@ -127,7 +126,9 @@ class Gate:
                 namespace=options.namespace,
             )
             return verdict, exc
-        rule = select_rule(self._policy, resolved.reference, options.namespace)
+        # The reference as written: a tag next to a digest was never verified, so
+        # matching must be able to tell ``app:v1`` from ``app:v1@sha256:..``.
+        rule = select_rule(self._policy, reference, options.namespace, digest=resolved.digest)
         signatures: dict[str, AuthorityResult] = {}
         if rule is not None:
             for authority in required_authorities(rule):
@@ -135,9 +136,9 @@ class Gate:
         digests = [resolved.digest]
         if resolved.platform_digest is not None:
             digests.append(resolved.platform_digest)
-        binding = bind(reference, digests, self._scans, self._sboms, single_image=single_image)
+        binding = bind(reference, digests, self._scans, self._sboms)
         evidence = ImageEvidence(
-            reference=resolved.reference,
+            reference=reference,
             digest=resolved.digest,
             namespace=options.namespace,
             platform_digest=resolved.platform_digest,
@@ -148,19 +149,17 @@ class Gate:
         )
         return evaluate(self._policy, evidence, now), None
 
-    def check(self, images: Sequence[str], options: CheckOptions) -> CheckOutcome:
-        """Check every image; the run's decision is the worst image decision."""
+    def check(self, images: Sequence[str], options: CheckOptions) -> Verdict:
+        """Check every image at one instant; the run's decision is the worst image decision.
+
+        Anything that could not be decided denies its image and is listed in
+        ``Verdict.errors``, which makes the run undecided whatever the mode.
+        """
         now = self._clock()
         verdicts: list[ImageVerdict] = []
-        errors: list[GateError] = []
-        undecided: list[str] = []
+        errors: list[str] = []
         for text in images:
-            verdict, error = self.check_image(text, options, single_image=len(images) == 1)
+            verdict, error = self.check_image(text, options, now)
             verdicts.append(verdict)
-            if error is not None:
-                errors.append(error)
-            for check in verdict.checks:
-                if check.outcome is Outcome.ERROR and error is None:
-                    undecided.append(f"{verdict.reference}: {check.check}: {check.reason}")
-        result = Verdict.of(self._policy.name, tuple(verdicts), now.isoformat())
-        return CheckOutcome(verdict=result, errors=tuple(errors), undecided=tuple(undecided))
+            errors.extend([str(error)] if error is not None else _undecided(verdict))
+        return Verdict.of(self._policy.name, tuple(verdicts), now.isoformat(), tuple(errors))

@@ -22,6 +22,7 @@ from gate.errors import GateError, InputError
 from gate.oci.client import Platform, RegistryClient, RegistryOptions
 from gate.oci.reference import ImageReference
 from gate.policy.loader import load_policy
+from gate.policy.verdict import Decision
 from gate.report import ReportFormat, render
 from gate.sbom.load import load_sbom
 from gate.scanners.load import load_scan_report
@@ -53,7 +54,10 @@ def _add_registry_options(parser: argparse.ArgumentParser) -> None:
         help="allow plain HTTP for this registry (loopback always may)",
     )
     group.add_argument(
-        "--registry-timeout", type=float, default=10.0, help="seconds per registry request"
+        "--registry-timeout",
+        type=float,
+        default=10.0,
+        help="seconds per connect/read (a whole request may take 3x this)",
     )
 
 
@@ -156,22 +160,26 @@ def _cmd_check(args: argparse.Namespace) -> int:
     sboms = [load_sbom(_read_file(p, "SBOM"), str(p)) for p in args.sbom]
     platform = Platform.parse(args.platform) if args.platform else None
     gate = Gate(policy, _registry(args), scans=scans, sboms=sboms)
-    outcome = gate.check(args.images, CheckOptions(namespace=args.namespace, platform=platform))
-    report = render(outcome.verdict, args.format)
+    verdict = gate.check(args.images, CheckOptions(namespace=args.namespace, platform=platform))
+    report = render(verdict, args.format)
     if args.output:
-        args.output.write_text(report, encoding="utf-8")
+        _write_report(args.output, report)
     else:
         sys.stdout.write(report)
-    for error in outcome.errors:
-        print(f"gate: {error}", file=sys.stderr)
-    for line in outcome.undecided:
+    for line in verdict.errors:
         print(f"gate: could not decide: {line}", file=sys.stderr)
-    if not outcome.decided:
+    if not verdict.decided:
         return EXIT_UNDECIDED
-    decision = outcome.verdict.decision.value
     if args.output or args.format is not ReportFormat.TEXT:
-        print(f"gate: decision: {decision}", file=sys.stderr)
-    return EXIT_DENY if decision == "deny" else EXIT_ALLOW
+        print(f"gate: decision: {verdict.decision.value}", file=sys.stderr)
+    return EXIT_DENY if verdict.decision is Decision.DENY else EXIT_ALLOW
+
+
+def _write_report(path: Path, report: str) -> None:
+    try:
+        path.write_text(report, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the report: {exc.strerror}", source=str(path)) from exc
 
 
 def _cmd_policy_validate(args: argparse.Namespace) -> int:
@@ -223,6 +231,8 @@ def _cmd_sign(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "check": _cmd_check,
     "sign": _cmd_sign,
+    "policy": _cmd_policy_validate,  # its only sub-command
+    "keys": _cmd_keys_generate,  # its only sub-command
 }
 
 
@@ -230,10 +240,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (also used by the console script)."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "policy":
-            return _cmd_policy_validate(args)
-        if args.command == "keys":
-            return _cmd_keys_generate(args)
         return _COMMANDS[args.command](args)
     except GateError as exc:
         print(f"gate: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import threading
 import time
@@ -33,6 +34,8 @@ _TOKEN_RE = re.compile(_TOKEN_CHARS)
 _BARE_VALUE_RE = re.compile(r'[^\s,"]+')
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _DEFAULT_TOKEN_LIFETIME = 60.0  # seconds, what the token spec says to assume
+#: Longest a token is cached, whatever the server says: revocation must take effect.
+MAX_TOKEN_LIFETIME = 3 * 3600.0
 _TOKEN_RESPONSE_CAP = 1024 * 1024
 _CLIENT_ID = "gate"
 
@@ -162,7 +165,12 @@ class TokenCache:
             return cached.value
 
     def put(self, host: str, scope: str, token: str, lifetime: float) -> None:
-        """Remember ``token`` for ``lifetime`` seconds (less a safety margin)."""
+        """Remember ``token`` for ``lifetime`` seconds (less a safety margin).
+
+        ``lifetime`` goes through :func:`token_lifetime`, so no value makes a
+        token live forever.
+        """
+        lifetime = token_lifetime(lifetime)
         margin = min(10.0, lifetime / 10)
         with self._lock:
             self._tokens[(host, scope)] = _CachedToken(token, self._clock() + lifetime - margin)
@@ -171,6 +179,24 @@ class TokenCache:
         """Forget the token for ``scope`` (the registry rejected it)."""
         with self._lock:
             self._tokens.pop((host, scope), None)
+
+
+def token_lifetime(expires_in: object) -> float:
+    """Seconds to cache a token for, from a token response's ``expires_in``.
+
+    A positive finite number, capped at ``MAX_TOKEN_LIFETIME``; anything else
+    (missing, not a number, zero, negative, NaN, infinity) means the 60 s the
+    token spec says to assume. JSON's ``NaN``/``Infinity`` would otherwise
+    make a token that never expires.
+    """
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return _DEFAULT_TOKEN_LIFETIME
+    if isinstance(expires_in, float) and not math.isfinite(expires_in):
+        return _DEFAULT_TOKEN_LIFETIME
+    if expires_in <= 0:
+        return _DEFAULT_TOKEN_LIFETIME
+    # min() before float(): an int too large for a float is compared exactly.
+    return float(min(expires_in, MAX_TOKEN_LIFETIME))
 
 
 def repository_scope(repository: str, actions: str) -> str:
@@ -296,6 +322,7 @@ class Authenticator:
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
                 body=urlencode(form).encode(),
                 max_body=_TOKEN_RESPONSE_CAP,
+                origin_host=host,
             )
             where += f"POST {realm_parts.path}"
         else:
@@ -309,6 +336,7 @@ class Authenticator:
                 f"{realm}{separator}{urlencode(query)}",
                 headers=headers,
                 max_body=_TOKEN_RESPONSE_CAP,
+                origin_host=host,
             )
             where += f"GET {realm_parts.path}"
         if response.status in (401, 403):
@@ -337,10 +365,7 @@ def _parse_token_response(body: bytes, where: str) -> tuple[str, float]:
         raise BackendError(f"{where}: token response has no token")
     if any(c in token for c in "\r\n\0 ") or not token.isprintable():
         raise BackendError(f"{where}: token contains characters not allowed in a header")
-    lifetime = document.get("expires_in", _DEFAULT_TOKEN_LIFETIME)
-    if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
-        lifetime = _DEFAULT_TOKEN_LIFETIME
-    return token, float(lifetime)
+    return token, token_lifetime(document.get("expires_in"))
 
 
 def _basic(creds: Credentials) -> str:

@@ -26,9 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import InputError
-
-_DOCKER_HUB = "docker.io"
-_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+from gate.oci.reference import normalise_registry
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ class AuthFile:
         ``registry`` is the normalised registry of an ``ImageReference``
         (``docker.io`` for Docker Hub); matching is on whole path components.
         """
-        registry = _normalise_host(registry)
+        registry = normalise_registry(registry)
         candidate = f"{registry}/{repository}"
         while True:
             found = self.entries.get(candidate)
@@ -153,7 +151,7 @@ class AuthFile:
 
     def has_helper_for(self, registry: str) -> bool:
         """True when a credential helper (unsupported) is configured for ``registry``."""
-        return "*" in self.helpers or _normalise_host(registry) in self.helpers
+        return "*" in self.helpers or normalise_registry(registry) in self.helpers
 
 
 def normalise_auth_key(key: str) -> str | None:
@@ -171,13 +169,8 @@ def normalise_auth_key(key: str) -> str | None:
     host, _, path = text.partition("/")
     if not host:
         return None
-    host = _normalise_host(host)
+    host = normalise_registry(host)
     return f"{host}/{path}" if path else host
-
-
-def _normalise_host(host: str) -> str:
-    lowered = host.lower()
-    return _DOCKER_HUB if lowered in _DOCKER_HUB_ALIASES else lowered
 
 
 def _entry(value: Any, source: str, where: str) -> Credentials | None:

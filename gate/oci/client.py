@@ -15,8 +15,8 @@ the signature payload.
 from __future__ import annotations
 
 import json
+import math
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +42,7 @@ from gate.oci.manifest import (
     select_platform,
 )
 from gate.oci.platform import Platform
-from gate.oci.reference import ImageReference
+from gate.oci.reference import TAG_RE, ImageReference, normalise_registry
 from gate.oci.source import FetchedManifest, ResolvedImage
 from gate.oci.transport import (
     DEFAULT_CERT_DIRS,
@@ -54,7 +54,9 @@ from gate.oci.transport import (
 
 __all__ = ["Platform", "RegistryClient", "RegistryOptions", "RequestRecord"]
 
-_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+#: Upper bounds that keep timers and socket timeouts representable; more makes no sense.
+_MAX_TIMEOUT = 3600.0
+_MAX_DEADLINE = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,18 @@ class RegistryOptions:
     ``gate.oci.authfile``); ``cert_dir`` None means ``/etc/containers/certs.d``
     and ``/etc/docker/certs.d``. ``insecure_registries`` lists ``host[:port]``
     that may be reached over plain HTTP when HTTPS fails (loopback hosts
-    always may). ``timeout`` bounds the connect and each read of a request.
+    always may). ``timeout`` bounds the connect and each read of a request;
+    ``deadline`` bounds a whole request, from connect to the last body byte,
+    redirects and the HTTPS-then-HTTP fallback included, so a server that
+    drips its answer cannot hold the gate for long. ``deadline`` None means
+    three times ``timeout`` (``transport.DEADLINE_FACTOR``): 30 s by default.
     """
 
     authfile: Path | None = None
     cert_dir: Path | None = None
     insecure_registries: frozenset[str] = field(default_factory=frozenset)
     timeout: float = 10.0
+    deadline: float | None = None
     max_manifest_bytes: int = 4 * 1024 * 1024
     user_agent: str = f"gate/{__version__}"
 
@@ -97,8 +104,15 @@ class RegistryClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._options = options = options or RegistryOptions()
-        if options.timeout <= 0:
-            raise InputError(f"registry timeout must be positive, got {options.timeout}")
+        if not _positive_seconds(options.timeout):
+            raise InputError("--registry-timeout must be a positive number of seconds")
+        if options.timeout > _MAX_TIMEOUT:
+            raise InputError(f"--registry-timeout must be at most {_MAX_TIMEOUT:g} seconds")
+        deadline = options.deadline
+        if deadline is not None and (not _positive_seconds(deadline) or deadline > _MAX_DEADLINE):
+            raise InputError(
+                f"registry deadline must be a positive number of seconds, at most {_MAX_DEADLINE:g}"
+            )
         if options.max_manifest_bytes <= 0:
             raise InputError("registry manifest size cap must be positive")
         if options.cert_dir is not None:
@@ -113,6 +127,7 @@ class RegistryClient:
             cert_dirs=cert_dirs,
             insecure_registries=options.insecure_registries,
             timeout=options.timeout,
+            deadline=deadline,
             user_agent=options.user_agent,
             proxies=proxies_from_environment(os.environ if environ is None else environ),
         )
@@ -180,7 +195,7 @@ class RegistryClient:
         expected: Digest | None = None
         if ":" in reference:
             expected = Digest.parse(reference, source=f"{repository.name} manifest reference")
-        elif not _TAG_RE.fullmatch(reference):
+        elif not TAG_RE.fullmatch(reference):
             raise InputError(f"invalid tag {reference!r}", source=repository.name)
         return self._get_manifest(repository, reference, expected)
 
@@ -283,7 +298,7 @@ class RegistryClient:
             expected = Digest.parse(reference, source=f"{repository.name} manifest reference")
             expected.check(data, what=f"manifest pushed to {repository.name}@{expected}")
             digest = expected
-        elif not _TAG_RE.fullmatch(reference):
+        elif not TAG_RE.fullmatch(reference):
             raise InputError(f"invalid tag {reference!r}", source=repository.name)
         target = f"/v2/{repository.repository}/manifests/{reference}"
         response = self._exchange(
@@ -492,7 +507,9 @@ class RegistryClient:
 
     def _same_host_target(self, repository: ImageReference, path: str, location: str) -> str:
         parts = urlsplit(location)
-        if parts.netloc and parts.netloc.lower() != repository.api_host.lower():
+        if parts.netloc and normalise_registry(parts.netloc) != normalise_registry(
+            repository.api_host
+        ):
             raise BackendError(
                 f"{self._where('POST', repository, path)}: upload location on another host "
                 f"({parts.netloc}) is not supported"
@@ -503,6 +520,14 @@ class RegistryClient:
     @staticmethod
     def _where(method: str, repository: ImageReference, target: str) -> str:
         return f"registry {repository.api_host}: {method} {target.split('?', 1)[0]}"
+
+
+def _positive_seconds(value: object) -> bool:
+    """True for a finite number of seconds above zero (NaN and infinity are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    # math.isfinite would overflow on a huge int; every int is finite anyway.
+    return (isinstance(value, int) or math.isfinite(value)) and value > 0
 
 
 def _error_detail(body: bytes) -> str:

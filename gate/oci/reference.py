@@ -3,10 +3,19 @@
 ``alpine`` becomes ``docker.io/library/alpine:latest``; ``localhost:5000/app@sha256:..``
 keeps its port; a reference may carry both a tag and a digest, in which case the
 digest is what counts and the tag is informational.
+
+One registry has one spelling, so that a policy glob denying it cannot be
+bypassed by writing it differently: the host is lowercased, an explicit
+``:443`` is dropped (the same registry over HTTPS), a port loses its leading
+zeros, an IPv6 literal is written in its compressed form, and Docker Hub's
+aliases (``index.docker.io``, ``registry-1.docker.io``) become ``docker.io``.
+The repository path stays lowercase-only, as the distribution spec requires.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 from dataclasses import dataclass, replace
 
@@ -15,7 +24,11 @@ from gate.oci.digest import Digest
 
 DEFAULT_REGISTRY = "docker.io"
 DEFAULT_TAG = "latest"
-_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+#: Host names of Docker Hub, all normalised to ``DEFAULT_REGISTRY``.
+DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+#: The port HTTPS uses when none is given: ``host:443`` is ``host``.
+_HTTPS_PORT = 443
+_MAX_PORT = 65535
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 # fullmatch + ASCII: "$" would accept a trailing newline and "\w" non-ASCII letters.
@@ -25,8 +38,50 @@ _DOMAIN_RE = re.compile(
     r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?",
     re.ASCII,
 )
-_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+#: A valid tag (distribution spec), to be used with ``fullmatch``.
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+_HOST_PORT_RE = re.compile(r"(?P<host>\[[^\]]*\]|[^:]*)(?::(?P<port>[0-9]+))?", re.ASCII)
 _MAX_NAME = 255
+
+
+def normalise_registry(host: str) -> str:
+    """The one spelling of registry ``host[:port]``, the same wherever a registry is named.
+
+    Lowercase, no ``:443``, no leading zeros in the port, IPv6 literals
+    compressed, Docker Hub aliases folded into ``docker.io``. References, auth
+    file keys and insecure-registry entries all go through this, so that they
+    agree. Text that is not ``host[:port]`` comes back lowercased, unchanged
+    otherwise (validation is the caller's business).
+    """
+    lowered = host.lower()
+    match = _HOST_PORT_RE.fullmatch(lowered)
+    if match is None:
+        return lowered
+    name, port = match.group("host"), match.group("port")
+    if name.startswith("["):
+        with contextlib.suppress(ValueError):  # not an address: left as written
+            name = f"[{ipaddress.IPv6Address(name[1:-1]).compressed}]"
+    if port is not None and int(port) != _HTTPS_PORT:
+        name = f"{name}:{int(port)}"
+    return DEFAULT_REGISTRY if name in DOCKER_HUB_ALIASES else name
+
+
+def _valid_registry(registry: str) -> bool:
+    """True for ``host[:port]`` with a real IPv6 literal (if any) and a port in 1..65535."""
+    if not _DOMAIN_RE.fullmatch(registry):
+        return False
+    match = _HOST_PORT_RE.fullmatch(registry)
+    if match is None:
+        return False
+    name, port = match.group("host"), match.group("port")
+    if port is not None and not 0 < int(port) <= _MAX_PORT:
+        return False
+    if name.startswith("["):
+        try:
+            ipaddress.IPv6Address(name[1:-1])
+        except ValueError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -56,18 +111,23 @@ class ImageReference:
         colon = text.rfind(":")
         if colon > last_slash:
             text, tag = text[:colon], text[colon + 1 :]
-            if not _TAG_RE.fullmatch(tag):
+            if not TAG_RE.fullmatch(tag):
                 raise InputError(f"invalid image reference {original!r}: bad tag {tag!r}")
         registry, _, path = text.partition("/")
-        is_domain = "." in registry or ":" in registry or registry == "localhost"
+        # As docker does: an uppercase first component can only be a host name.
+        is_domain = (
+            "." in registry
+            or ":" in registry
+            or registry.lower() == "localhost"
+            or registry != registry.lower()
+        )
         if not path or not (is_domain or registry.startswith("[")):
             registry, path = DEFAULT_REGISTRY, text
-        elif not _DOMAIN_RE.fullmatch(registry):
+        elif not _valid_registry(registry):
             raise InputError(f"invalid image reference {original!r}: bad registry {registry!r}")
-        if registry in _DOCKER_HUB_ALIASES:
-            registry = DEFAULT_REGISTRY
-            if "/" not in path:
-                path = f"library/{path}"
+        registry = normalise_registry(registry)
+        if registry == DEFAULT_REGISTRY and "/" not in path:
+            path = f"library/{path}"
         for component in path.split("/"):
             if not _COMPONENT_RE.fullmatch(component):
                 raise InputError(

@@ -4,17 +4,30 @@ Every request goes through :class:`Transport`. It decides per host whether
 plain HTTP is allowed (loopback and ``insecure_registries`` only, after HTTPS
 failed), builds one TLS context per host from the system trust store plus a
 containers ``certs.d`` directory, follows redirects itself (dropping the
-``Authorization`` header when the host changes), reads bodies as a stream
-with a size cap, and turns every failure into a one-line ``BackendError``.
+``Authorization`` header when the host changes, and going to plain HTTP only
+when the host first asked was itself allowed plain HTTP), reads bodies as a
+stream with a size cap, and turns every failure into a one-line
+``BackendError``.
+
+Two clocks bound a request: ``timeout`` for the connect and for each read,
+and a total ``deadline`` from the first connect to the last body byte
+(redirects and the HTTPS-then-HTTP fallback included), so that a server
+dripping one byte at a time cannot hold the caller. The deadline caps the
+connect and header waits and is enforced while the body streams in, by a
+watchdog that shuts the socket down when it passes. A server that drips its
+status line and headers is bounded by ``timeout`` per read only (requests
+offers no hook before the headers are in).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +35,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from gate.errors import BackendError, InputError
+from gate.oci.reference import normalise_registry
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -36,6 +51,9 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _ERROR_BODY_CAP = 64 * 1024
 _CHUNK = 64 * 1024
+_HTTPS_PORT = 443
+#: Without an explicit deadline a request may take this many times the per-read timeout.
+DEADLINE_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,28 @@ class HttpResponse:
 
 class BodyTooLargeError(BackendError):
     """A response body exceeded the cap the caller set (manifest or blob size limit)."""
+
+
+class DeadlineExceededError(BackendError):
+    """A request (redirects included) did not complete within its total deadline."""
+
+
+class _Deadline:
+    """The moment one request must be complete by, on the monotonic clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._expires_at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left; zero or less once the deadline has passed."""
+        return self._expires_at - time.monotonic()
+
+    def error(self, where: str) -> DeadlineExceededError:
+        """The one-line error for ``where`` (``label host: METHOD path``)."""
+        return DeadlineExceededError(
+            f"{where}: no complete answer within the {self.seconds:g}s deadline"
+        )
 
 
 def split_host_port(host: str) -> tuple[str, int | None]:
@@ -110,8 +150,13 @@ def load_tls_context(host: str, cert_dirs: Sequence[Path]) -> ssl.SSLContext:
     layout docker and podman use. A broken file is an ``InputError`` naming it.
     """
     context = ssl.create_default_context()
-    for base in cert_dirs:
-        directory = base / host
+    # ``host`` and ``host:443`` are one HTTPS registry (references drop the
+    # ``:443``), but a certs.d made for docker may use either spelling.
+    names = [host]
+    if split_host_port(host)[1] is None:
+        names.append(f"{host}:{_HTTPS_PORT}")
+    directories = [base / name for base in cert_dirs for name in names]
+    for directory in directories:
         if not directory.is_dir():
             continue
         for path in sorted(directory.iterdir()):
@@ -191,10 +236,18 @@ class Transport:
         timeout: float,
         user_agent: str,
         proxies: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._cert_dirs = tuple(cert_dirs)
-        self._insecure = frozenset(h.lower() for h in insecure_registries)
+        entries = tuple(insecure_registries)
+        # Spelled as references are (``reg:443`` is ``reg``); an entry written
+        # without a port allows every port of its host, one with a port only that.
+        self._insecure = frozenset(normalise_registry(h) for h in entries)
+        self._insecure_any_port = frozenset(
+            _host_part(normalise_registry(h)) for h in entries if split_host_port(h)[1] is None
+        )
         self._timeout = timeout
+        self._deadline = DEADLINE_FACTOR * timeout if deadline is None else deadline
         self._user_agent = user_agent
         # Snapshot the proxy settings once: no environment reads per request.
         self._proxies = dict(proxies_from_environment(os.environ) if proxies is None else proxies)
@@ -213,9 +266,12 @@ class Transport:
 
     def plain_http_allowed(self, host: str) -> bool:
         """True for loopback hosts and hosts listed (with or without port) as insecure."""
-        lowered = host.lower()
-        name, _ = split_host_port(lowered)
-        return is_loopback(lowered) or lowered in self._insecure or name in self._insecure
+        normalised = normalise_registry(host)
+        return (
+            is_loopback(normalised)
+            or normalised in self._insecure
+            or _host_part(normalised) in self._insecure_any_port
+        )
 
     def scheme_for(self, host: str) -> str | None:
         """``"https"`` or ``"http"`` once chosen for ``host`` (at its first answer), else None."""
@@ -247,8 +303,10 @@ class Transport:
         The scheme is HTTPS, or HTTP when ``host`` allows it and HTTPS failed
         (remembered per host). 2xx bodies beyond ``max_body`` raise
         ``BodyTooLargeError``; other bodies are truncated to 64 KiB (they only feed
-        error messages).
+        error messages). Past the total deadline, ``DeadlineExceededError``.
         """
+        deadline = _Deadline(self._deadline)
+        plain_ok = self.plain_http_allowed(host)
 
         def send(url: str, *, probe: bool = False) -> HttpResponse:
             return self._send(
@@ -259,19 +317,23 @@ class Transport:
                 max_body=max_body,
                 kind=kind,
                 label=label,
+                deadline=deadline,
+                plain_ok=plain_ok,
                 probe=probe,
             )
 
         scheme = self._schemes.get(host)
         if scheme is not None:
             return send(f"{scheme}://{host}{target}")
-        if not self.plain_http_allowed(host):
+        if not plain_ok:
             return send(f"https://{host}{target}")
         try:
             response = send(f"https://{host}{target}", probe=True)
         except _ConnectFailedError as https_failure:
             try:
                 response = send(f"http://{host}{target}")
+            except DeadlineExceededError:
+                raise
             except BackendError as exc:
                 if str(exc).endswith(https_failure.reason):
                     raise BackendError(f"{exc} (over HTTPS and HTTP)") from exc
@@ -291,18 +353,39 @@ class Transport:
         max_body: int = _ERROR_BODY_CAP,
         kind: str = "token",
         label: str = "token server",
+        origin_host: str | None = None,
     ) -> HttpResponse:
-        """Send to an absolute URL (a token realm); plain HTTP only where ``host`` allows it."""
+        """Send to an absolute URL (a token realm); plain HTTP only where ``host`` allows it.
+
+        ``origin_host`` is the registry that named this URL (in its challenge):
+        plain HTTP, directly or by redirect, also needs that registry to be
+        allowed plain HTTP, so a remote HTTPS registry cannot steer the gate to
+        a plain-HTTP service on loopback.
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise BackendError(f"{label} {url!r}: not an http(s) URL")
+        plain_ok = self.plain_http_allowed(parts.netloc if origin_host is None else origin_host)
         if parts.scheme == "http" and not self.plain_http_allowed(parts.netloc):
             raise BackendError(
                 f"{label} {parts.netloc}: refusing plain HTTP to a non-loopback host "
                 "(list it in insecure registries to allow)"
             )
+        if parts.scheme == "http" and not plain_ok:
+            raise BackendError(
+                f"{label} {parts.netloc}: refusing plain HTTP named by registry {origin_host}, "
+                "which is not allowed plain HTTP itself"
+            )
         return self._send(
-            method, url, headers=headers, body=body, max_body=max_body, kind=kind, label=label
+            method,
+            url,
+            headers=headers,
+            body=body,
+            max_body=max_body,
+            kind=kind,
+            label=label,
+            deadline=_Deadline(self._deadline),
+            plain_ok=plain_ok,
         )
 
     def _remember(self, host: str, scheme: str) -> None:
@@ -340,8 +423,11 @@ class Transport:
         max_body: int,
         kind: str,
         label: str,
+        deadline: _Deadline,
+        plain_ok: bool,
         probe: bool = False,
     ) -> HttpResponse:
+        """One request with its redirects; ``plain_ok``: the host first asked may use HTTP."""
         origin = urlsplit(url)
         current = url
         send_headers: dict[str, str] = {
@@ -362,18 +448,26 @@ class Transport:
                     f"{where}: refusing to send credentials over plain HTTP to a non-loopback host"
                 )
             session = self._session_for(parts.netloc)
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise deadline.error(where)
+            # Never wait past the deadline, for the connect or the headers.
+            wait = min(self._timeout, remaining)
             try:
                 response = session.request(
                     method,
                     current,
                     headers=send_headers,
                     data=body,
-                    timeout=(self._timeout, self._timeout),
+                    timeout=(wait, wait),
                     allow_redirects=False,
                     stream=True,
                     proxies=self._proxies_for(parts.netloc),
                 )
             except requests.exceptions.RequestException as exc:
+                timed_out = isinstance(exc, requests.exceptions.Timeout)
+                if deadline.remaining() <= 0 or (timed_out and wait < self._timeout):
+                    raise deadline.error(where) from exc
                 reason = describe_failure(exc, self._timeout)
                 # Only the registry's own first answer decides HTTPS vs HTTP; a dead
                 # storage host behind a redirect must not downgrade the registry.
@@ -396,13 +490,24 @@ class Transport:
                         raise BackendError(
                             f"{where}: refusing redirect to plain HTTP at {new.netloc}"
                         )
+                    if new.scheme == "http" and not plain_ok:
+                        # Loopback may always use HTTP, but only when asked for directly:
+                        # an HTTPS registry must not steer the gate to a local service.
+                        raise BackendError(
+                            f"{where}: refusing redirect to plain HTTP at {new.netloc} "
+                            f"from {origin.netloc}, which is not allowed plain HTTP"
+                        )
                     if (new.scheme, new.netloc) != (origin.scheme, origin.netloc):
                         # Credentials belong to the registry, never to storage it redirects to.
                         send_headers.pop("Authorization", None)
                     current = target
                     continue
                 cap = max_body if 200 <= status < 300 else _ERROR_BODY_CAP
-                data = b"" if method == "HEAD" else _read_capped(response, cap, where, status)
+                data = (
+                    b""
+                    if method == "HEAD"
+                    else _read_capped(response, cap, where, status, deadline)
+                )
                 return HttpResponse(
                     status=status,
                     reason=response.reason or "",
@@ -446,18 +551,44 @@ def bypasses_proxy(netloc: str, no_proxy: str) -> bool:
     return False
 
 
-def _read_capped(response: requests.Response, cap: int, where: str, status: int) -> bytes:
-    """The body, or ``BodyTooLargeError`` (2xx) / truncation (other statuses) past ``cap`` bytes."""
+def _read_capped(
+    response: requests.Response, cap: int, where: str, status: int, deadline: _Deadline
+) -> bytes:
+    """The body, or ``BodyTooLargeError`` (2xx) / truncation (other statuses) past ``cap`` bytes.
+
+    A watchdog shuts the socket down when ``deadline`` passes, which ends a
+    read blocked on a server that drips its body; the read then fails with
+    ``DeadlineExceededError`` (never with the bytes that arrived by then).
+    """
     truncate = not 200 <= status < 300
     length = response.headers.get("Content-Length")
     if not truncate and length is not None and length.isdigit() and int(length) > cap:
         raise BodyTooLargeError(
             f"{where}: response of {int(length)} bytes exceeds the cap of {cap}"
         )
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise deadline.error(where)
+    expired = threading.Event()
+
+    def stop_reading() -> None:
+        expired.set()
+        # Fails on urllib3 before 2.3 or once the connection is gone: the checks
+        # between chunks still end the read then, one ``timeout`` later at worst.
+        with contextlib.suppress(
+            AttributeError, NotImplementedError, RuntimeError, ValueError, OSError
+        ):
+            response.raw.shutdown()
+
+    watchdog = threading.Timer(remaining, stop_reading)
+    watchdog.daemon = True
+    watchdog.start()
     chunks: list[bytes] = []
     size = 0
     try:
         for chunk in response.iter_content(_CHUNK):
+            if expired.is_set() or deadline.remaining() <= 0:
+                raise deadline.error(where)
             size += len(chunk)
             if size > cap:
                 if truncate:
@@ -465,9 +596,35 @@ def _read_capped(response: requests.Response, cap: int, where: str, status: int)
                     break
                 raise BodyTooLargeError(f"{where}: response exceeds the cap of {cap} bytes")
             chunks.append(chunk)
-    except requests.exceptions.RequestException as exc:
-        raise BackendError(f"{where}: {describe_failure(exc, None)}") from exc
+    except (
+        requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,
+        OSError,
+        ValueError,
+    ) as exc:
+        # A socket shut down under a read fails in whatever way the layer
+        # reading it chooses; the deadline is the real reason.
+        if expired.is_set():
+            raise deadline.error(where) from exc
+        if isinstance(exc, requests.exceptions.RequestException):
+            raise BackendError(f"{where}: {describe_failure(exc, None)}") from exc
+        raise
+    finally:
+        watchdog.cancel()
+        # Wait out a watchdog already firing, so it cannot shut down a
+        # connection after it went back to the pool.
+        watchdog.join()
+    if expired.is_set():
+        # A body delimited by the connection's end looks complete once the
+        # socket is shut down: it is not.
+        raise deadline.error(where)
     return b"".join(chunks)
+
+
+def _host_part(normalised: str) -> str:
+    """``host`` of a normalised ``host[:port]``, an IPv6 literal keeping its brackets."""
+    name, _ = split_host_port(normalised)
+    return f"[{name}]" if ":" in name else name
 
 
 def _connect_level(exc: requests.exceptions.RequestException) -> bool:

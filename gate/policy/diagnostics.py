@@ -83,6 +83,15 @@ class Diagnostics:
         column = mark.column if mark else 0
         self._errors.append((line, column, len(self._errors), error))
 
+    def has_error_under(self, prefix: FieldPath) -> bool:
+        """True when an error was recorded for ``prefix`` or any field below it.
+
+        The semantic pass uses it to make sure that a section it could not
+        build was reported by someone: nothing present may vanish silently.
+        """
+        size = len(prefix)
+        return any(field[:size] == prefix for field in self._fields)
+
     @property
     def errors(self) -> tuple[PolicyError, ...]:
         """Every recorded error, in file order."""

@@ -52,13 +52,15 @@ def evaluate(policy: Policy, evidence: ImageEvidence, now: datetime) -> ImageVer
 
     ``evidence.signatures`` must hold a result for every authority that
     ``required_authorities(select_rule(...))`` named; a missing one fails
-    closed. Rule selection sees the reference pinned to ``evidence.digest``.
+    closed. Rule selection sees ``evidence.reference`` resolved to
+    ``evidence.digest``: a reference by tag is matched by its tag and that
+    digest, a reference with its own digest by that digest only (a tag next
+    to it is not verified, so it is ignored).
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     reference = evidence.reference
-    pinned = reference if reference.digest is not None else reference.with_digest(evidence.digest)
-    rule = select_rule(policy, pinned, evidence.namespace)
+    rule = select_rule(policy, reference, evidence.namespace, digest=evidence.digest)
     checks: tuple[CheckResult, ...] = ()
     if rule is None:
         decision = policy.default_action

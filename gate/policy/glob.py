@@ -5,6 +5,14 @@ Image globs work on the normalised reference (``docker.io/library/nginx:1.25``):
 ``?`` one character except ``/``. A glob selects an image when it matches the
 ``name``, ``name:tag``, ``name@digest`` or ``name:tag@digest`` form, so
 ``registry.acme.io/prod/**`` selects every tag and digest below ``prod/``.
+
+A reference that carries a digest (``app:v1.0@sha256:...``) is fetched and
+verified by that digest; the tag next to it is never checked against
+anything, so anyone could write ``app:v1.0@<any digest>``. Such a reference
+is therefore matched only as ``name`` and ``name@digest``: a tag next to a
+digest is ignored for matching. The tag forms are only offered for a
+reference without a digest of its own (its tag is what the registry resolved).
+
 Namespace globs have no path structure: ``*`` is any run of characters.
 """
 
@@ -71,10 +79,10 @@ class ImageGlob:
         return self.regex.fullmatch(text) is not None
 
     def matches_reference(self, reference: ImageReference, digest: Digest | None = None) -> bool:
-        """True when the glob matches any form of ``reference`` (see the module docstring).
+        """True when the glob matches any form of ``reference`` (see ``reference_forms``).
 
-        ``digest`` stands in for the reference's own digest when given (the
-        resolved digest of an image referenced by tag).
+        ``digest`` is the resolved digest of a reference given by tag only;
+        it is ignored when the reference carries a digest of its own.
         """
         return any(self.matches(form) for form in reference_forms(reference, digest))
 
@@ -102,8 +110,15 @@ class NamespaceGlob:
 
 
 def reference_forms(reference: ImageReference, digest: Digest | None = None) -> tuple[str, ...]:
-    """The forms a glob is tried against: name, name:tag, name@digest, name:tag@digest."""
-    digest = digest or reference.digest
+    """The forms a glob is tried against.
+
+    A reference with a digest of its own: ``name`` and ``name@digest`` only,
+    because the tag written next to a digest is not verified (the digest is
+    what is fetched). A reference by tag, resolved by the registry to
+    ``digest``: ``name``, ``name:tag``, ``name@digest`` and ``name:tag@digest``.
+    """
+    if reference.digest is not None:
+        return (reference.name, f"{reference.name}@{reference.digest}")
     forms = [reference.name]
     if reference.tag is not None:
         forms.append(f"{reference.name}:{reference.tag}")

@@ -8,6 +8,12 @@ and ``X-or-later`` also mention ``X``, and the deprecated GNU ids
 (``GPL-2.0``, ``GPL-2.0+``) are the same licenses as ``GPL-2.0-only`` and
 ``GPL-2.0-or-later``, so a policy denying ``AGPL-3.0-only`` also catches a
 component labelled with the old ``AGPL-3.0``. ``LicenseRef-*`` ids are kept.
+
+Text that is not a well-formed expression (``MIT, AGPL-3.0-only``,
+``MIT/AGPL-3.0-only``, ``(MIT OR AGPL-3.0-only``, a license name) is never
+taken as one opaque id, which would let a denied id hide behind a comma:
+it is split on everything that cannot be part of an id, and every piece
+counts (as does the whole text, so license names can still be denied).
 """
 
 from __future__ import annotations
@@ -16,6 +22,11 @@ import re
 
 _OPERATORS = frozenset({"and", "or", "with"})
 _TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
+# Anything that cannot occur in a license id (letters, digits, '.', '-', the
+# ':' of DocumentRef-..: and a trailing '+') separates ids in malformed text:
+# whitespace , ; / | & parentheses, quotes, ...
+_SEPARATOR_RE = re.compile(r"[^A-Za-z0-9.:+-]+")
+_INNER_SEPARATOR_RE = re.compile(r":|\+(?!$)")
 _LICENSE_ID_RE = re.compile(r"^(?:DocumentRef-[A-Za-z0-9.-]+:)?[A-Za-z0-9][A-Za-z0-9.-]*\+?$")
 
 # The GNU families whose bare ids were deprecated in SPDX 3.0 in favour of
@@ -57,18 +68,35 @@ def license_ids(expression: str) -> frozenset[str]:
 
     Operators (``AND``, ``OR``, ``WITH``, any case) and parentheses are
     dropped; the exception after ``WITH`` is kept as an id too, so a policy
-    may deny it. Text that is not a well-formed expression (a license *name*
-    such as ``Apache License 2.0``) is kept whole, as one id.
+    may deny it. Text that is not a well-formed expression is split on every
+    character that cannot be part of an id, and yields the ids of all its
+    pieces plus the whole text (so a license *name* such as
+    ``Apache License 2.0`` still matches itself).
     """
     tokens = _TOKEN_RE.findall(expression)
-    if not tokens or not _well_formed(tokens):
-        text = expression.strip()
-        return frozenset({canonical_license_id(text)}) if text else frozenset()
+    if not tokens:
+        return frozenset()
+    if not _well_formed(tokens):
+        return _ids_of_malformed(expression)
     ids: set[str] = set()
     for token in tokens:
         if token in "()" or token.casefold() in _OPERATORS:
             continue
         ids |= _ids_of_token(token)
+    return frozenset(ids)
+
+
+def _ids_of_malformed(text: str) -> frozenset[str]:
+    ids = {canonical_license_id(text)}
+    for piece in _SEPARATOR_RE.split(text):
+        # ':' (DocumentRef-x:LicenseRef-y) and '+' (GPL-2.0+) belong to ids,
+        # but "MIT:AGPL-3.0-only" or "MIT+AGPL-3.0-only" must not hide the
+        # second id: the piece counts whole and split. More ids only ever
+        # make a deny list catch more.
+        for part in (piece, *_INNER_SEPARATOR_RE.split(piece)):
+            token = part.strip(":").lstrip("+")
+            if token and token.casefold() not in _OPERATORS:
+                ids |= _ids_of_token(token)
     return frozenset(ids)
 
 

@@ -153,6 +153,44 @@ class PackageUrl:
         theirs = dict(other.qualifiers)
         return all(theirs.get(key) == value for key, value in self.qualifiers)
 
+    def matches_name(self, name: str, version: str | None) -> bool:
+        """True when a component known only by ``name`` and ``version`` may be this package.
+
+        For components without a usable purl. ``name`` may carry a group:
+        ``namespace/name`` or ``namespace:name`` (``@babel/core``,
+        ``org.apache.logging.log4j:log4j-core``), which must then equal this
+        purl's namespace; a bare name matches whatever this purl's namespace,
+        because SBOM tools often drop the group. Names compare
+        case-insensitively (PyPI names after PEP 503 normalisation). A version
+        must be equal when this purl gives one; an unknown component version
+        matches (it cannot be shown to differ: fail closed). Qualifiers and
+        subpath cannot be compared and are not required.
+        """
+        text = name.strip()
+        if not text:
+            return False
+        cut = max(text.rfind("/"), text.rfind(":"))
+        group, base = (text[:cut], text[cut + 1 :]) if cut > 0 else (None, text)
+        if not self._same_name(base, self.name):
+            # The whole text may be the name itself (a name with '/' or ':').
+            if group is None or not self._same_name(text, self.name):
+                return False
+            group = None
+        if group is not None and (
+            self.namespace is None or group.strip("/").casefold() != self.namespace.casefold()
+        ):
+            return False
+        if self.version is None or version is None:
+            return True
+        if self.type in _CASE_INSENSITIVE_VERSION:
+            return version.strip().lower() == self.version
+        return version.strip() == self.version
+
+    def _same_name(self, candidate: str, name: str) -> bool:
+        if self.type == "pypi":
+            candidate = _PEP503_RE.sub("-", candidate)
+        return candidate.casefold() == name.casefold()
+
     def __str__(self) -> str:
         text = f"pkg:{self.type}/"
         if self.namespace:

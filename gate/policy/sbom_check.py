@@ -19,8 +19,10 @@ _SHOWN = 3
 def check_sbom(policy: SbomPolicy | None, evidence: ImageEvidence) -> CheckResult:
     """Require an SBOM if asked, and deny components with denied licenses or package URLs.
 
-    Components without a purl (or with one that does not parse) cannot be
-    checked against ``deniedPackages``; they are counted in the details and
+    Components without a usable purl (none, or one that does not parse) are
+    matched against ``deniedPackages`` by name and version instead
+    (``PackageUrl.matches_name``), and a hit says it was by name. A component
+    with neither a usable purl nor a name cannot be checked at all: it is
     named in the reason, never silently passed over.
     """
     if policy is None:
@@ -35,6 +37,7 @@ def check_sbom(policy: SbomPolicy | None, evidence: ImageEvidence) -> CheckResul
     denied_licenses = {canonical_license_id(entry): entry for entry in policy.denied_licenses}
     license_hits: list[dict[str, Any]] = []
     package_hits: list[dict[str, Any]] = []
+    by_name: list[str] = []
     unchecked: list[str] = []
     for component in components:
         if denied_licenses:
@@ -52,19 +55,35 @@ def check_sbom(policy: SbomPolicy | None, evidence: ImageEvidence) -> CheckResul
                 )
         if policy.denied_packages:
             purl = _parse(component.purl)
-            if purl is None:
-                unchecked.append(_display(component))
+            if purl is not None:
+                matched = [str(p) for p in policy.denied_packages if p.matches(purl)]
+                if matched:
+                    package_hits.append(
+                        {**_component_row(component), "denied": matched, "matchedBy": "purl"}
+                    )
                 continue
-            matched = [str(p) for p in policy.denied_packages if p.matches(purl)]
+            if not component.name.strip():
+                unchecked.append(_unnamed(component, len(unchecked)))
+                continue
+            by_name.append(_display(component))
+            matched = [
+                str(p)
+                for p in policy.denied_packages
+                if p.matches_name(component.name, component.version)
+            ]
             if matched:
-                package_hits.append({**_component_row(component), "denied": matched})
+                package_hits.append(
+                    {**_component_row(component), "denied": matched, "matchedBy": "name"}
+                )
     details = MappingProxyType(
         {
             "sboms": [s.source for s in evidence.sboms],
             "components": len(components),
             "deniedLicenses": license_hits,
             "deniedPackages": package_hits,
-            "withoutPurl": len(unchecked),
+            "withoutPurl": len(by_name) + len(unchecked),
+            "checkedByName": by_name,
+            "unchecked": unchecked,
         }
     )
     parts: list[str] = []
@@ -76,14 +95,20 @@ def check_sbom(policy: SbomPolicy | None, evidence: ImageEvidence) -> CheckResul
         parts.append(f"{len(license_hits)} {noun} denied licenses: {shown}{_more(license_hits)}")
     if package_hits:
         noun = "denied package" if len(package_hits) == 1 else "denied packages"
-        shown = ", ".join(f"{row['display']} ({row['purl']})" for row in package_hits[:_SHOWN])
+        shown = ", ".join(_package_hit(row) for row in package_hits[:_SHOWN])
         parts.append(f"{len(package_hits)} {noun}: {shown}{_more(package_hits)}")
     note = ""
+    if by_name:
+        noun = "component has" if len(by_name) == 1 else "components have"
+        note += (
+            f"; {len(by_name)} {noun} no usable purl and {'was' if len(by_name) == 1 else 'were'} "
+            f"checked against deniedPackages by name only: {_listed(by_name)}"
+        )
     if unchecked:
         noun = "component has" if len(unchecked) == 1 else "components have"
-        note = (
-            f"; {len(unchecked)} {noun} no usable purl and could not be checked against "
-            "deniedPackages"
+        note += (
+            f"; {len(unchecked)} {noun} neither a usable purl nor a name and could not be "
+            f"checked against deniedPackages: {_listed(unchecked)}"
         )
     if parts:
         return CheckResult(CHECK, Outcome.FAIL, "; ".join(parts) + note, details)
@@ -114,6 +139,27 @@ def _parse(text: str | None) -> PackageUrl | None:
         return PackageUrl.parse(text)
     except PurlError:
         return None
+
+
+def _unnamed(component: Component, index: int) -> str:
+    if component.bom_ref:
+        return f"bom-ref {component.bom_ref}"
+    return f"unnamed component #{index + 1}" + (
+        f" (version {component.version})" if component.version else ""
+    )
+
+
+def _package_hit(row: dict[str, Any]) -> str:
+    if row["matchedBy"] == "purl":
+        return f"{row['display']} ({row['purl']})"
+    version = "" if row["version"] else "; version unknown"
+    denied = ", ".join(row["denied"])
+    return f"{row['display']} (matched {denied} by name: no usable purl{version})"
+
+
+def _listed(names: list[str]) -> str:
+    more = len(names) - _SHOWN
+    return ", ".join(names[:_SHOWN]) + (f", and {more} more" if more > 0 else "")
 
 
 def _display(component: Component) -> str:

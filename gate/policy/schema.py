@@ -39,6 +39,22 @@ _PATTERN_REASONS = {
     "starting with a letter or digit, at most 63 characters",
 }
 
+# An empty glob list would mean "not constrained", i.e. every image (or
+# namespace): never what someone who wrote the key meant. The semantic pass
+# reports the same reasons, so the wording does not depend on who saw it first.
+EMPTY_MATCH_IMAGES = (
+    "an empty images list would match every image; list at least one image glob, or leave "
+    "images out"
+)
+EMPTY_MATCH_NAMESPACES = (
+    "an empty namespaces list would match every namespace; list at least one namespace glob, "
+    "or leave namespaces out"
+)
+EMPTY_EXCEPTION_IMAGES = (
+    "an empty images list would apply the exception to every image; list at least one image "
+    "glob, or leave images out to apply it to every image the rule selects"
+)
+
 _TYPE_WORDS = {
     "object": "a mapping",
     "array": "a list",
@@ -140,7 +156,9 @@ def _reason(
         return f"must be {value}, got {json.dumps(instance, default=str)}"
     if keyword == "pattern":
         return _PATTERN_REASONS.get(str(value), f"does not match the pattern {value}")
-    if keyword in ("minLength", "minItems") and value == 1:
+    if keyword == "minItems" and value == 1:
+        return empty_list_reason(tuple(error.absolute_path)) or "must not be empty"
+    if keyword == "minLength" and value == 1:
         return "must not be empty"
     if keyword == "minimum":
         return f"must be at least {value}"
@@ -150,6 +168,17 @@ def _reason(
         names = ", ".join(schema.get("properties", {}))
         return f"give exactly one of {names}"
     return error.message
+
+
+def empty_list_reason(path: FieldPath) -> str | None:
+    """Why an empty glob list at ``path`` is refused, or None when ``path`` is no glob list."""
+    if not path:
+        return None
+    if path[-1] == "images":
+        return EMPTY_EXCEPTION_IMAGES if "exceptions" in path else EMPTY_MATCH_IMAGES
+    if path[-1] == "namespaces":
+        return EMPTY_MATCH_NAMESPACES
+    return None
 
 
 def _unknown_field(key: str, known: list[str]) -> str:

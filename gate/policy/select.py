@@ -7,18 +7,22 @@ to verify, gathers the evidence, then calls ``evaluate``.
 
 from __future__ import annotations
 
+from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
 from gate.policy.model import Match, Policy, Rule
 from gate.signatures.trust import TrustAuthority
 
 
-def matches(match: Match, reference: ImageReference, namespace: str | None) -> bool:
-    """True when ``match`` selects ``reference`` in ``namespace``.
+def matches(
+    match: Match, reference: ImageReference, namespace: str | None, digest: Digest | None = None
+) -> bool:
+    """True when ``match`` selects ``reference`` (resolved to ``digest``) in ``namespace``.
 
     With both images and namespaces, both must match; a rule constrained by
-    namespaces never matches when no namespace is known.
+    namespaces never matches when no namespace is known. A tag written next
+    to a digest is ignored (see ``gate.policy.glob.reference_forms``).
     """
-    if match.images and not any(g.matches_reference(reference) for g in match.images):
+    if match.images and not any(g.matches_reference(reference, digest) for g in match.images):
         return False
     if match.namespaces:
         if namespace is None:
@@ -28,15 +32,25 @@ def matches(match: Match, reference: ImageReference, namespace: str | None) -> b
     return bool(match.images or match.namespaces)
 
 
-def select_rule(policy: Policy, reference: ImageReference, namespace: str | None) -> Rule | None:
+def select_rule(
+    policy: Policy,
+    reference: ImageReference,
+    namespace: str | None,
+    *,
+    digest: Digest | None = None,
+) -> Rule | None:
     """The first rule of ``policy`` that selects ``reference`` (in ``namespace``), or None.
 
-    Pass the reference pinned to the resolved digest, so that globs written
-    against ``name@sha256:...`` see it, and the same rule is chosen here and
-    in ``evaluate``.
+    Pass the reference as the user gave it and, for a reference by tag, the
+    digest the registry resolved it to as ``digest``: globs then see
+    ``name:tag`` as well as ``name@digest``. A reference that carries its
+    own digest is matched by name and digest only, never by the tag written
+    next to it (that tag is not verified). ``evaluate`` calls this with
+    ``evidence.reference`` and ``digest=evidence.digest``, so the caller
+    should do the same to get the same rule.
     """
     for rule in policy.rules:
-        if matches(rule.match, reference, namespace):
+        if matches(rule.match, reference, namespace, digest):
             return rule
     return None
 

@@ -5,15 +5,21 @@ name must exist, key files must hold public keys, globs, dates, durations,
 purls and license ids must parse, combinators must be satisfiable. It runs
 even when the schema found errors, skipping values of the wrong shape (the
 schema already reported them), so one run lists every problem of the file.
+
+Fail closed: whatever is present in the file either becomes part of the
+``Policy`` or is reported. A section the pass cannot build, for a reason no
+other check reported, becomes an error of its own (see ``_Builder.section``),
+so a rule can never lose its ``signatures`` (say) and run without them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from gate.errors import InputError
 from gate.oci.digest import Digest
@@ -34,7 +40,12 @@ from gate.policy.model import (
     VulnerabilityPolicy,
 )
 from gate.policy.purl import PackageUrl, PurlError
-from gate.policy.schema import describe_value
+from gate.policy.schema import (
+    EMPTY_EXCEPTION_IMAGES,
+    EMPTY_MATCH_IMAGES,
+    EMPTY_MATCH_NAMESPACES,
+    describe_value,
+)
 from gate.policy.verdict import Decision
 from gate.policy.yamlpos import FieldPath
 from gate.scanners.finding import Severity
@@ -47,6 +58,12 @@ _CHECK_SECTIONS = ("signatures", "vulnerabilities", "sbom")
 _SEVERITY_NAMES = ", ".join(s.name for s in Severity)
 
 _SPEC: FieldPath = ("spec",)
+_NOT_BUILT = (
+    "could not be interpreted, so it is rejected rather than ignored (gate found no more "
+    "specific problem: please report this policy)"
+)
+
+_T = TypeVar("_T")
 
 
 def build_policy(
@@ -59,6 +76,8 @@ def build_policy(
     """
     builder = _Builder(diagnostics, base_dir)
     policy = builder.policy(data, source=source, digest=digest)
+    if policy is None and not diagnostics.errors:
+        diagnostics.error((), "the policy " + _NOT_BUILT)
     return None if diagnostics.errors else policy
 
 
@@ -70,6 +89,44 @@ class _Builder:
 
     def error(self, path: FieldPath, reason: str, *, at_key: bool = False) -> None:
         self.diag.error(path, reason, at_key=at_key)
+
+    def unless_reported(self, path: FieldPath, reason: str) -> None:
+        """Report ``reason`` at ``path`` unless something at or below it was reported already.
+
+        The guard behind every "built nothing" return: a present value that
+        yields no model object must leave an error behind, never a silent gap.
+        """
+        if not self.diag.has_error_under(path):
+            self.error(path, reason)
+
+    def section(
+        self, raw: dict[str, Any], path: FieldPath, key: str, build: Callable[[Any, FieldPath], _T]
+    ) -> _T | None:
+        """Build ``raw[key]`` with ``build``; a present section that builds to None is an error."""
+        if key not in raw:
+            return None
+        section_path = (*path, key)
+        built = build(raw[key], section_path)
+        if built is None:
+            self.unless_reported(section_path, f"{key} section {_NOT_BUILT}")
+        return built
+
+    def strings(self, raw: Any, path: FieldPath, what: str) -> list[tuple[int, str]]:
+        """The non-empty strings of the list ``raw``, with their indexes; reports anything else."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.error(path, f"expected a list of {what}, got {describe_value(raw)}")
+            return []
+        entries: list[tuple[int, str]] = []
+        for index, entry in enumerate(raw):
+            if not isinstance(entry, str):
+                self.error((*path, index), f"expected a string, got {describe_value(entry)}")
+            elif not entry.strip():
+                self.error((*path, index), "must not be empty")
+            else:
+                entries.append((index, entry))
+        return entries
 
     # -- top level -------------------------------------------------------------------
 
@@ -88,8 +145,12 @@ class _Builder:
         if isinstance(trust, dict):
             for authority_name, authority in trust.items():
                 self.authority(authority_name, authority)
+        elif trust is not None:
+            self.error((*_SPEC, "trust"), f"expected a mapping, got {describe_value(trust)}")
         rules: list[Rule] = []
         raw_rules = spec.get("rules")
+        if raw_rules is not None and not isinstance(raw_rules, list):
+            self.error((*_SPEC, "rules"), f"expected a list, got {describe_value(raw_rules)}")
         if isinstance(raw_rules, list):
             first_index: dict[str, int] = {}
             for index, raw_rule in enumerate(raw_rules):
@@ -105,10 +166,14 @@ class _Builder:
                         )
                     else:
                         first_index[rule_name] = index
-                if rule is not None:
+                if rule is None:
+                    # A rule that silently vanished would hand its images to
+                    # a later, possibly more permissive rule.
+                    self.unless_reported(path, f"rule {_NOT_BUILT}")
+                else:
                     rules.append(rule)
         if not isinstance(name, str):
-            return None
+            return None  # the schema reported it; build_policy guards the rest
         return Policy(
             name=name,
             mode=mode,
@@ -126,22 +191,20 @@ class _Builder:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
             return
         keys: list[PublicKey] = []
         listed = 0
         cosign = raw.get("cosign")
         if isinstance(cosign, dict):
-            entries = cosign.get("publicKeys")
-            if isinstance(entries, list):
-                for index, entry in enumerate(entries):
-                    if not isinstance(entry, str):
-                        continue
-                    listed += 1
-                    key = self.public_key(
-                        entry, (*path, "cosign", "publicKeys", index), name, index
-                    )
-                    if key is not None and key not in keys:
-                        keys.append(key)
+            entries_path = (*path, "cosign", "publicKeys")
+            for index, entry in self.strings(cosign.get("publicKeys"), entries_path, "keys"):
+                listed += 1
+                key = self.public_key(entry, (*entries_path, index), name, index)
+                if key is not None and key not in keys:
+                    keys.append(key)
+        elif cosign is not None:
+            self.error((*path, "cosign"), f"expected a mapping, got {describe_value(cosign)}")
         if listed == 0:
             self.error(
                 path,
@@ -184,9 +247,12 @@ class _Builder:
 
     def rule(self, raw: Any, path: FieldPath) -> Rule | None:
         if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
             return None
         ok = True
-        match = self.match(raw.get("match"), (*path, "match"))
+        match = self.section(raw, path, "match", self.match)
+        if "match" not in raw:
+            self.error((*path, "match"), 'missing required field "match"')
         checks = [section for section in _CHECK_SECTIONS if section in raw]
         if "action" in raw and checks:
             self.error(
@@ -203,18 +269,24 @@ class _Builder:
                 "signatures, vulnerabilities or sbom",
             )
             ok = False
-        signatures = None
-        if "signatures" in raw:
-            signatures = self.signatures(raw["signatures"], (*path, "signatures"))
+        # Each present section either builds or leaves an error behind
+        # (self.section); a rule is only built when all of them built.
+        signatures = self.section(raw, path, "signatures", self.signatures)
         vulnerabilities = scan = None
-        if "vulnerabilities" in raw:
-            built = self.vulnerabilities(raw["vulnerabilities"], (*path, "vulnerabilities"))
-            if built is not None:
-                vulnerabilities, scan = built
-        sbom = None
-        if "sbom" in raw:
-            sbom = self.sbom(raw["sbom"], (*path, "sbom"))
+        built = self.section(raw, path, "vulnerabilities", self.vulnerabilities)
+        if built is not None:
+            vulnerabilities, scan = built
+        sbom = self.section(raw, path, "sbom", self.sbom)
+        for key, value in (
+            ("signatures", signatures),
+            ("vulnerabilities", vulnerabilities),
+            ("sbom", sbom),
+        ):
+            if key in raw and value is None:
+                ok = False
         name = raw.get("name")
+        if not isinstance(name, str):
+            self.unless_reported((*path, "name"), "a rule needs a name")
         if not ok or match is None or not isinstance(name, str):
             return None
         return Rule(
@@ -230,41 +302,49 @@ class _Builder:
 
     def match(self, raw: Any, path: FieldPath) -> Match | None:
         if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
             return None
-        images = self.image_globs(raw.get("images"), (*path, "images"))
-        namespaces: list[NamespaceGlob] = []
+        images_path = (*path, "images")
+        namespaces_path = (*path, "namespaces")
+        raw_images = raw.get("images")
         raw_namespaces = raw.get("namespaces")
-        if isinstance(raw_namespaces, list):
-            for index, pattern in enumerate(raw_namespaces):
-                if not isinstance(pattern, str) or not pattern:
-                    continue
-                try:
-                    namespaces.append(NamespaceGlob.compile(pattern))
-                except GlobError as exc:
-                    self.error((*path, "namespaces", index), str(exc))
-        has_images = isinstance(raw.get("images"), list) and bool(raw["images"])
-        has_namespaces = isinstance(raw_namespaces, list) and bool(raw_namespaces)
-        if not has_images and not has_namespaces:
+        images = self.image_globs(raw_images, images_path, EMPTY_MATCH_IMAGES)
+        namespaces: list[NamespaceGlob] = []
+        if raw_namespaces == []:
+            # An empty list would leave the rule unconstrained by namespace.
+            self.error(namespaces_path, EMPTY_MATCH_NAMESPACES)
+        for index, pattern in self.strings(raw_namespaces, namespaces_path, "namespace globs"):
+            try:
+                namespaces.append(NamespaceGlob.compile(pattern))
+            except GlobError as exc:
+                self.error((*namespaces_path, index), str(exc))
+        if raw_images is None and raw_namespaces is None:
             self.error(path, "match selects nothing; give images, namespaces or both")
+            return None
+        if self.diag.has_error_under(path):
             return None
         return Match(images=images, namespaces=tuple(namespaces))
 
-    def image_globs(self, raw: Any, path: FieldPath) -> tuple[ImageGlob, ...]:
+    def image_globs(self, raw: Any, path: FieldPath, empty_reason: str) -> tuple[ImageGlob, ...]:
+        """Compile the image globs of the list ``raw``; an empty list is an error."""
+        if raw == []:
+            self.error(path, empty_reason)
         globs: list[ImageGlob] = []
-        if isinstance(raw, list):
-            for index, pattern in enumerate(raw):
-                if not isinstance(pattern, str) or not pattern:
-                    continue
-                try:
-                    globs.append(ImageGlob.compile(pattern))
-                except GlobError as exc:
-                    self.error((*path, index), str(exc))
+        for index, pattern in self.strings(raw, path, "image globs"):
+            try:
+                globs.append(ImageGlob.compile(pattern))
+            except GlobError as exc:
+                self.error((*path, index), str(exc))
         return tuple(globs)
 
     # -- signatures ------------------------------------------------------------------
 
     def signatures(self, raw: Any, path: FieldPath) -> SignatureRequirement | None:
-        if not isinstance(raw, dict) or len(raw) != 1:
+        if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
+            return None
+        if len(raw) != 1:
+            self.error(path, "give exactly one of anyOf, allOf, threshold")
             return None
         ((key, value),) = raw.items()
         if key in ("anyOf", "allOf"):
@@ -278,42 +358,57 @@ class _Builder:
             tpath = (*path, "threshold")
             authorities = self.authority_list(value.get("of"), (*tpath, "of"), "threshold.of")
             raw_count = value.get("count")
-            if not isinstance(raw_count, int) or isinstance(raw_count, bool):
+            # JSON Schema calls 1.0 an integer, so the schema lets it through:
+            # a whole-number float is that number, anything else an error.
+            needed = _whole_number(raw_count)
+            if needed is None:
+                self.error(
+                    (*tpath, "count"),
+                    f"threshold count must be a whole number, got {describe_value(raw_count)}",
+                )
                 return None
-            count = raw_count
-            if count < 1:
-                self.error((*tpath, "count"), f"threshold count must be at least 1, got {count}")
+            if needed < 1:
+                self.error((*tpath, "count"), f"threshold count must be at least 1, got {needed}")
                 return None
             if authorities is None:
                 return None
             # threshold counts distinct trusted keys, so one authority holding
             # several keys can satisfy a count above the number of authorities.
             keys = {key.fingerprint for a in authorities for key in a.cosign_keys}
-            if count > len(keys):
+            if needed > len(keys):
                 self.error(
                     (*tpath, "count"),
-                    f"threshold count {count} can never be met: the authorities listed in of "
+                    f"threshold count {needed} can never be met: the authorities listed in of "
                     f"hold {len(keys)} distinct {'key' if len(keys) == 1 else 'keys'}",
                 )
                 return None
-            return SignatureRequirement(Combinator.THRESHOLD, authorities, count)
+            return SignatureRequirement(Combinator.THRESHOLD, authorities, needed)
+        if key == "threshold":
+            self.error((*path, key), f"expected a mapping, got {describe_value(value)}")
+        else:
+            self.error(
+                (*path, key),
+                f'unknown field "{key}" (expected one of allOf, anyOf, threshold)',
+                at_key=True,
+            )
         return None
 
     def authority_list(
         self, raw: Any, path: FieldPath, what: str
     ) -> tuple[TrustAuthority, ...] | None:
-        if not isinstance(raw, list):
+        if raw is None:
+            self.error(path, f"{what} is missing; list at least one trust authority")
             return None
-        if not raw:
+        if isinstance(raw, list) and not raw:
             self.error(path, f"{what} is empty; list at least one trust authority")
             return None
         authorities: list[TrustAuthority] = []
         seen: set[str] = set()
-        ok = True
-        for index, name in enumerate(raw):
-            if not isinstance(name, str):
-                ok = False
-                continue
+        ok = isinstance(raw, list)
+        entries = self.strings(raw, path, "trust authority names")
+        if isinstance(raw, list) and len(entries) != len(raw):
+            ok = False
+        for index, name in entries:
             if name in seen:
                 self.error((*path, index), f'trust authority "{name}" is listed twice')
                 ok = False
@@ -335,33 +430,46 @@ class _Builder:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
             return None
-        ok = True
         severity: Severity | None = None
         raw_severity = raw.get("denySeverity")
-        if isinstance(raw_severity, str):
-            severity = _SEVERITIES.get(raw_severity.strip().upper())
+        if raw_severity is not None:
+            # Only the five names of the scale: Severity.parse would also take
+            # scanner words ("moderate") and turn unknown ones into UNKNOWN.
+            name = raw_severity.strip().upper() if isinstance(raw_severity, str) else None
+            severity = Severity.__members__.get(name) if name else None
             if severity is None:
                 self.error((*path, "denySeverity"), f"must be one of {_SEVERITY_NAMES}")
-                ok = False
-        max_cvss = raw.get("maxCvss")
-        if isinstance(max_cvss, bool) or not isinstance(max_cvss, int | float):
-            max_cvss = None
-        elif math.isnan(max_cvss):
-            self.error((*path, "maxCvss"), "must be a number from 0 to 10")
-            ok = False
-        deny_ids = frozenset(
-            i.strip().casefold() for i in _strings(raw.get("denyIds")) if i.strip()
-        )
+        max_cvss: float | None = None
+        raw_cvss = raw.get("maxCvss")
+        if raw_cvss is not None:
+            if (
+                isinstance(raw_cvss, bool)
+                or not isinstance(raw_cvss, int | float)
+                or not math.isfinite(raw_cvss)
+                or not 0 <= raw_cvss <= 10
+            ):
+                self.error((*path, "maxCvss"), "must be a number from 0 to 10")
+            else:
+                max_cvss = float(raw_cvss)
+        deny_ids: set[str] = set()
+        for _, entry in self.strings(raw.get("denyIds"), (*path, "denyIds"), "vulnerability ids"):
+            deny_ids.add(entry.strip().casefold())
         exceptions: list[VulnerabilityException] = []
         raw_exceptions = raw.get("exceptions")
         if isinstance(raw_exceptions, list):
             for index, raw_exception in enumerate(raw_exceptions):
-                exception = self.exception(raw_exception, (*path, "exceptions", index))
+                exception_path = (*path, "exceptions", index)
+                exception = self.exception(raw_exception, exception_path)
                 if exception is None:
-                    ok = False
+                    self.unless_reported(exception_path, f"exception {_NOT_BUILT}")
                 else:
                     exceptions.append(exception)
+        elif raw_exceptions is not None:
+            self.error(
+                (*path, "exceptions"), f"expected a list, got {describe_value(raw_exceptions)}"
+            )
         max_age = None
         max_age_text = raw.get("maxScanAge")
         if isinstance(max_age_text, str):
@@ -369,44 +477,57 @@ class _Builder:
                 max_age = parse_duration(max_age_text)
             except ValueError as exc:
                 self.error((*path, "maxScanAge"), str(exc))
-                ok = False
-        else:
+        elif max_age_text is not None:
+            self.error(
+                (*path, "maxScanAge"), f"expected a string, got {describe_value(max_age_text)}"
+            )
             max_age_text = None
-        if not ok:
+        fixable_only = self.boolean(raw, "fixableOnly", path, default=False)
+        require_scan = self.boolean(raw, "requireScan", path, default=True)
+        if self.diag.has_error_under(path):
             return None
         policy = VulnerabilityPolicy(
             deny_severity=severity,
-            fixable_only=raw.get("fixableOnly") is True,
-            max_cvss=float(max_cvss) if max_cvss is not None else None,
-            deny_ids=deny_ids,
+            fixable_only=fixable_only,
+            max_cvss=max_cvss,
+            deny_ids=frozenset(deny_ids),
             exceptions=tuple(exceptions),
         )
-        scan = ScanPolicy(
-            require=raw.get("requireScan") is not False,
-            max_age=max_age,
-            max_age_text=max_age_text,
-        )
+        scan = ScanPolicy(require=require_scan, max_age=max_age, max_age_text=max_age_text)
         return policy, scan
+
+    def boolean(self, raw: dict[str, Any], key: str, path: FieldPath, *, default: bool) -> bool:
+        """``raw[key]`` when it is true or false, ``default`` when absent; otherwise an error."""
+        value = raw.get(key)
+        if value is None and key not in raw:
+            return default
+        if not isinstance(value, bool):
+            self.error((*path, key), f"expected true or false, got {describe_value(value)}")
+            return default
+        return value
 
     def exception(self, raw: Any, path: FieldPath) -> VulnerabilityException | None:
         if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
             return None
         expires: date | None = None
         raw_expires = raw.get("expires")
-        ok = True
         if isinstance(raw_expires, str):
             try:
                 expires = date.fromisoformat(raw_expires)
             except ValueError as exc:
                 self.error((*path, "expires"), f'not a valid date "{raw_expires}": {exc}')
-                ok = False
-        raw_images = raw.get("images")
-        images = self.image_globs(raw_images, (*path, "images"))
-        if isinstance(raw_images, list) and len(images) != len(raw_images):
-            ok = False
+        elif raw_expires is not None:
+            self.error((*path, "expires"), "not a date: write YYYY-MM-DD (e.g. 2027-01-31)")
+        images = self.image_globs(raw.get("images"), (*path, "images"), EMPTY_EXCEPTION_IMAGES)
         vuln_id = raw.get("id")
         reason = raw.get("reason")
-        if not ok or not isinstance(vuln_id, str) or not isinstance(reason, str):
+        for key, value in (("id", vuln_id), ("reason", reason)):
+            if not isinstance(value, str) or not value.strip():
+                self.unless_reported((*path, key), f"{key} must be a non-empty string")
+        if self.diag.has_error_under(path):
+            return None
+        if not isinstance(vuln_id, str) or not isinstance(reason, str):  # pragma: no cover
             return None
         return VulnerabilityException(
             id=vuln_id.strip(), reason=reason, images=images, expires=expires
@@ -418,46 +539,34 @@ class _Builder:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
             return None
-        ok = True
         licenses: list[str] = []
-        raw_licenses = raw.get("deniedLicenses")
-        if isinstance(raw_licenses, list):
-            for index, entry in enumerate(raw_licenses):
-                if not isinstance(entry, str) or not entry:
-                    continue
-                if not is_license_id(entry):
-                    self.error(
-                        (*path, "deniedLicenses", index),
-                        f'not a license id: "{entry}" (give one SPDX id such as AGPL-3.0-only, '
-                        "not an expression)",
-                    )
-                    ok = False
-                else:
-                    licenses.append(entry)
+        licenses_path = (*path, "deniedLicenses")
+        for index, entry in self.strings(raw.get("deniedLicenses"), licenses_path, "license ids"):
+            if not is_license_id(entry):
+                self.error(
+                    (*licenses_path, index),
+                    f'not a license id: "{entry}" (give one SPDX id such as AGPL-3.0-only, '
+                    "not an expression)",
+                )
+            else:
+                licenses.append(entry)
         packages: list[PackageUrl] = []
-        raw_packages = raw.get("deniedPackages")
-        if isinstance(raw_packages, list):
-            for index, entry in enumerate(raw_packages):
-                if not isinstance(entry, str) or not entry:
-                    continue
-                try:
-                    packages.append(PackageUrl.parse(entry))
-                except PurlError as exc:
-                    self.error(
-                        (*path, "deniedPackages", index), f'not a package URL "{entry}": {exc}'
-                    )
-                    ok = False
-        if not ok:
+        packages_path = (*path, "deniedPackages")
+        for index, entry in self.strings(raw.get("deniedPackages"), packages_path, "package URLs"):
+            try:
+                packages.append(PackageUrl.parse(entry))
+            except PurlError as exc:
+                self.error((*packages_path, index), f'not a package URL "{entry}": {exc}')
+        require = self.boolean(raw, "require", path, default=True)
+        if self.diag.has_error_under(path):
             return None
         return SbomPolicy(
-            require=raw.get("require") is not False,
+            require=require,
             denied_licenses=tuple(licenses),
             denied_packages=tuple(packages),
         )
-
-
-_SEVERITIES = {s.name: s for s in Severity}
 
 
 def _mode(value: Any) -> Mode | None:
@@ -472,5 +581,12 @@ _MODES = frozenset(m.value for m in Mode)
 _DECISIONS = frozenset(d.value for d in Decision)
 
 
-def _strings(raw: Any) -> list[str]:
-    return [s for s in raw if isinstance(s, str)] if isinstance(raw, list) else []
+def _whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (``2`` or ``2.0``), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None

@@ -74,19 +74,37 @@ class ImageVerdict:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The result of one ``gate check`` (or one admission request) over several images."""
+    """The result of one ``gate check`` (or one admission request) over several images.
+
+    ``errors`` lists, one line each, what could not be decided (an image that
+    did not resolve, a check that errored). Such images are denied, but the
+    run as a whole is *undecided* (exit 2 in the CLI), whatever the mode.
+    """
 
     policy: str
     decision: Decision
     images: tuple[ImageVerdict, ...]
     evaluated_at: str  # RFC 3339, from the injected clock
+    errors: tuple[str, ...] = ()
+
+    @property
+    def decided(self) -> bool:
+        """False when anything could not be decided (fail closed)."""
+        return not self.errors
 
     @classmethod
-    def of(cls, policy: str, images: tuple[ImageVerdict, ...], evaluated_at: str) -> Verdict:
+    def of(
+        cls,
+        policy: str,
+        images: tuple[ImageVerdict, ...],
+        evaluated_at: str,
+        errors: tuple[str, ...] = (),
+    ) -> Verdict:
         """Combine image verdicts: the run's decision is the worst image decision."""
         return cls(
             policy=policy,
             decision=Decision.worst(tuple(i.decision for i in images)),
             images=images,
             evaluated_at=evaluated_at,
+            errors=errors,
         )

@@ -53,9 +53,16 @@ def image_to_dict(image: ImageVerdict) -> dict[str, Any]:
 
 
 def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
-    """The whole verdict as a JSON object (top-level ``decision`` first)."""
+    """The whole verdict as a JSON object (top-level ``decision`` first).
+
+    ``decided`` is false when something could not be decided; ``errors`` says
+    what, one line each. Consumers must treat an undecided run as a failure
+    even when ``decision`` is allow (audit or warn mode).
+    """
     return {
         "decision": verdict.decision.value,
+        "decided": verdict.decided,
+        "errors": list(verdict.errors),
         "policy": verdict.policy,
         "evaluatedAt": verdict.evaluated_at,
         "gateVersion": __version__,

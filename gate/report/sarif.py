@@ -128,9 +128,19 @@ def render_sarif(verdict: Verdict) -> str:
                     }
                 },
                 "originalUriBaseIds": {"IMAGE": {"description": {"text": "image repository"}}},
+                "invocations": [
+                    {
+                        "executionSuccessful": verdict.decided,
+                        "toolExecutionNotifications": [
+                            {"level": "error", "message": {"text": error}}
+                            for error in verdict.errors
+                        ],
+                    }
+                ],
                 "results": results,
                 "properties": {
                     "decision": verdict.decision.value,
+                    "decided": verdict.decided,
                     "policy": verdict.policy,
                     "evaluatedAt": verdict.evaluated_at,
                 },

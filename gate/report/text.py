@@ -26,8 +26,11 @@ def render_text(verdict: Verdict) -> str:
         for check in image.checks:
             lines.append(f"      [{_MARK[check.outcome]}] {check.check}: {check.reason}")
         lines.append("")
+    for error in verdict.errors:
+        lines.append(f"could not decide: {error}")
+    undecided = "" if verdict.decided else ", UNDECIDED"
     lines.append(
         f"decision: {verdict.decision.value} "
-        f"({len(verdict.images)} image(s), policy {verdict.policy})"
+        f"({len(verdict.images)} image(s), policy {verdict.policy}{undecided})"
     )
     return "\n".join(lines) + "\n"

@@ -51,6 +51,8 @@ FORMAT = "cyclonedx"
 PACKAGE_TYPE_PROPERTIES = ("aquasecurity:trivy:PkgType", "syft:package:type")
 #: Trivy's property holding ``name@sha256:...`` of the scanned image.
 _TRIVY_REPO_DIGEST = "aquasecurity:trivy:RepoDigest"
+#: Metadata key set when the subject names digests none of which is valid.
+UNPARSED_SUBJECT_DIGESTS = "unparsed_subject_digests"
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def read_cyclonedx(document: object, source: str) -> CycloneDxDocument:
         serial_number=serial_number,
         components=tuple(reader.components),
         subject=subject,
-        subject_digests=_subject_digests(subject, subject_obj, source),
+        subject_digests=_subject_digests(subject, subject_obj, source, notes),
         created_at=created_at,
         tool_name=tool_name,
         tool_version=tool_version,
@@ -286,14 +288,17 @@ def _first_tool(meta: dict[str, Any], source: str) -> tuple[str | None, str | No
     return None, None
 
 
-def _subject_digests(subject: Component | None, obj: object, source: str) -> frozenset[Digest]:
+def _subject_digests(
+    subject: Component | None, obj: object, source: str, notes: dict[str, str]
+) -> frozenset[Digest]:
     """Manifest digests the subject names: an ``oci`` purl version, Trivy's RepoDigest
     property, or (syft, grype) a container's version.
 
     Trivy's ``ImageID`` property is the config digest, not a manifest digest,
-    and is deliberately not used. Values that are not valid digests (such as
-    ``sha256:redacted`` in test snapshots) are ignored: a missing digest makes
-    the SBOM fail to bind to an image, which is the safe outcome.
+    and is deliberately not used. Digest-looking values that are not valid
+    digests (such as ``sha256:redacted`` in test snapshots) are recorded in
+    ``notes``: such an SBOM then binds to no image at all (not even by name),
+    which is the safe outcome.
     """
     if subject is None or type(obj) is not dict:
         return frozenset()
@@ -308,11 +313,16 @@ def _subject_digests(subject: Component | None, obj: object, source: str) -> fro
     if subject.type == "container" and subject.version:
         candidates.append(subject.version)
     digests = set()
+    unparsed = []
     for text in candidates:
         try:
             digests.add(Digest.parse(text))
         except InputError:
-            continue
+            if text.partition(":")[0].lower().startswith("sha"):
+                unparsed.append(text)
+    if unparsed and not digests:
+        # It names a digest we cannot read: it must not bind by name instead.
+        notes[UNPARSED_SUBJECT_DIGESTS] = ", ".join(unparsed)
     return frozenset(digests)
 
 

@@ -40,6 +40,7 @@ from typing import NamedTuple
 
 from gate.errors import BackendError, GateError, InputError
 from gate.oci.digest import Digest
+from gate.oci.manifest import DOCKER_MANIFEST, OCI_MANIFEST
 from gate.oci.reference import ImageReference
 from gate.oci.source import ManifestSource, ResolvedImage
 from gate.signatures import gojson
@@ -56,8 +57,9 @@ from gate.signatures.trust import TrustAuthority
 
 KIND = "cosign"
 SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
-OCI_MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+# One definition, in gate.oci.manifest; the names stay for the signer.
+OCI_MANIFEST_MEDIA_TYPE = OCI_MANIFEST
+DOCKER_MANIFEST_MEDIA_TYPE = DOCKER_MANIFEST
 OCI_CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
 #: cosign writes OCI media types, or Docker ones with ``COSIGN_DOCKER_MEDIA_TYPES=1``.
 SIGNATURE_MANIFEST_MEDIA_TYPES = frozenset({OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE})
@@ -454,28 +456,31 @@ def verify_signature_manifest(
     image_digest: Digest,
     authority: TrustAuthority,
     *,
-    strict_reference: str | None = None,
+    strict_reference: ImageReference | None = None,
     repository: ImageReference | None = None,
 ) -> AuthorityResult:
     """Check one ``.sig`` manifest (already fetched) against ``authority`` for ``image_digest``.
 
     ``blobs(digest, max_size)`` returns a payload blob; a ``BackendError`` from
     it makes the result an error, any other ``GateError`` rejects that layer.
-    ``strict_reference`` (a repository name) additionally requires each
+    ``strict_reference`` (a repository) additionally requires each
     payload's docker-reference to name it; ``repository`` only adds a note
     when a payload names a different one. Never raises for a bad signature.
     """
-    strict = ImageReference.parse(strict_reference) if strict_reference is not None else None
     tag = signature_tag(image_digest)
     signatures = _read_signature_manifest(manifest, tag, blobs)
     return _evaluate(
-        signatures, image_digest, authority, strict_reference=strict, repository=repository
+        signatures,
+        image_digest,
+        authority,
+        strict_reference=strict_reference,
+        repository=repository,
     )
 
 
 @dataclass
 class _CacheEntry:
-    created: float
+    expires: float
     lock: threading.Lock = field(default_factory=threading.Lock)
     value: _SignatureSet | None = None
 
@@ -485,11 +490,14 @@ class CosignVerifier:
 
     The signature manifest and payloads of an image digest are fetched once
     and reused for every authority checked against it; entries expire after
-    ``cache_ttl`` seconds (so a long-running webhook sees new signatures) and
-    at most ``cache_size`` digests are kept. ``signature_repository`` is where
-    signatures live when not next to the image (cosign's ``COSIGN_REPOSITORY``);
-    ``strict_reference`` requires the payload's docker-reference to name the
-    image's repository (cosign ignores it; by default we only note a mismatch).
+    ``cache_ttl`` seconds (so a long-running webhook sees new signatures), and
+    after only ``failure_ttl`` seconds when no signature was found or the
+    registry failed (so a signature pushed a moment ago, or a registry that
+    recovers, is seen at once); at most ``cache_size`` digests are kept.
+    ``signature_repository`` is where signatures live when not next to the
+    image (cosign's ``COSIGN_REPOSITORY``); ``strict_reference`` requires the
+    payload's docker-reference to name the image's repository (cosign ignores
+    it; by default we only note a mismatch).
     """
 
     def __init__(
@@ -500,12 +508,14 @@ class CosignVerifier:
         strict_reference: bool = False,
         cache_size: int = 256,
         cache_ttl: float = 60.0,
+        failure_ttl: float = 5.0,
     ) -> None:
         self._source = source
         self._signature_repository = signature_repository
         self._strict_reference = strict_reference
         self._cache_size = cache_size
         self._cache_ttl = cache_ttl
+        self._failure_ttl = failure_ttl
         self._cache: OrderedDict[tuple[str, Digest], _CacheEntry] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -534,8 +544,8 @@ class CosignVerifier:
         now = time.monotonic()
         with self._lock:
             entry = self._cache.get(key)
-            if entry is None or now - entry.created > self._cache_ttl:
-                entry = _CacheEntry(created=now)
+            if entry is None or now > entry.expires:
+                entry = _CacheEntry(expires=now + self._cache_ttl)
                 self._cache[key] = entry
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
@@ -546,6 +556,8 @@ class CosignVerifier:
         with entry.lock:
             if entry.value is None:
                 entry.value = self._fetch(repository, digest)
+                if entry.value.error is not None or entry.value.problem is not None:
+                    entry.expires = min(entry.expires, time.monotonic() + self._failure_ttl)
             return entry.value
 
     def _fetch(self, repository: ImageReference, digest: Digest) -> _SignatureSet:

@@ -18,7 +18,8 @@ from gate.errors import InputError
 
 SupportedPublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
-_CURVE_HASH: dict[str, type[hashes.HashAlgorithm]] = {
+#: The hash that goes with each supported curve (signing uses it; see PublicKey.verify).
+CURVE_HASH: dict[str, type[hashes.HashAlgorithm]] = {
     "secp256r1": hashes.SHA256,
     "secp384r1": hashes.SHA384,
     "secp521r1": hashes.SHA512,
@@ -54,7 +55,7 @@ class PublicKey:
         # Built once per key: the signature check is the hot path of every verification.
         algorithms: tuple[ec.ECDSA, ...] = ()
         if isinstance(self.key, ec.EllipticCurvePublicKey):
-            curve_hash = _CURVE_HASH[self.key.curve.name]
+            curve_hash = CURVE_HASH[self.key.curve.name]
             algorithms = (ec.ECDSA(curve_hash()),)
             if curve_hash is not hashes.SHA256:
                 algorithms += (ec.ECDSA(hashes.SHA256()),)
@@ -112,7 +113,7 @@ def load_public_key(pem: bytes, *, label: str) -> PublicKey:
     except (ValueError, TypeError) as exc:
         raise InputError(f"not a PEM public key ({exc})", source=label) from exc
     if isinstance(key, ec.EllipticCurvePublicKey):
-        if key.curve.name not in _CURVE_HASH:
+        if key.curve.name not in CURVE_HASH:
             raise InputError(f"unsupported EC curve {key.curve.name}", source=label)
     elif isinstance(key, rsa.RSAPublicKey):
         if key.key_size < _MIN_RSA_BITS:

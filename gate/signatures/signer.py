@@ -41,15 +41,10 @@ from gate.signatures.cosign import (
     signature_tag,
 )
 from gate.signatures.keyfile import SupportedPrivateKey, check_private_key
-from gate.signatures.keys import PublicKey, fingerprint_of
+from gate.signatures.keys import CURVE_HASH, PublicKey, fingerprint_of
 from gate.signatures.simplesigning import build_payload, docker_reference
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, which cosign leaves in place
-_CURVE_HASH: dict[str, type[hashes.HashAlgorithm]] = {
-    "secp256r1": hashes.SHA256,
-    "secp384r1": hashes.SHA384,
-    "secp521r1": hashes.SHA512,
-}
 # go-containerregistry's optional Descriptor fields in struct order (after mediaType/size/digest).
 _OPTIONAL_DESCRIPTOR_FIELDS = ("data", "urls", "annotations", "platform", "artifactType")
 
@@ -62,7 +57,7 @@ def sign_payload(private_key: SupportedPrivateKey, payload: bytes) -> bytes:
     """
     key = check_private_key(private_key, "signing key")
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(payload, ec.ECDSA(_CURVE_HASH[key.curve.name]()))
+        return key.sign(payload, ec.ECDSA(CURVE_HASH[key.curve.name]()))
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(payload)
     return key.sign(payload, padding.PKCS1v15(), hashes.SHA256())

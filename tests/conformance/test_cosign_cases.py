@@ -172,7 +172,7 @@ def test_pure_core_on_the_fixture_bytes(testimage: Path) -> None:
         manifest, blobs, Digest.parse(ALICE_BOB_CHARLIE), alice
     ).satisfied
     strict = verify_signature_manifest(
-        manifest, blobs, Digest.parse(ALICE_ONLY), alice, strict_reference=REPO.name
+        manifest, blobs, Digest.parse(ALICE_ONLY), alice, strict_reference=REPO
     )
     assert strict.satisfied
 

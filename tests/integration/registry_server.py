@@ -7,7 +7,8 @@ Three flavours: anonymous plain HTTP, htpasswd Basic auth over TLS signed by a
 test CA, and token auth against :mod:`tests.integration.token_server`.
 
 ``StubServer`` is a tiny ``http.server`` for the answers a real registry
-never gives (500s, garbage, redirects to another host).
+never gives (500s, garbage, redirects to another host, bodies dripped one
+byte at a time), over plain HTTP or TLS.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import base64
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -29,7 +31,7 @@ import bcrypt
 import requests
 
 from tests.integration.token_server import TokenServer
-from tests.support.tls import TestCA
+from tests.support.tls import CertificatePair, TestCA
 
 INSTALL_HINT = "docker-registry is not installed: run scripts/install-system-deps.sh"
 _START_TIMEOUT = 20.0
@@ -287,6 +289,7 @@ class StubResponse:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     send_length: bool = True  # False: no Content-Length, the body ends when the connection does
+    drip: float = 0.0  # > 0: send the body one byte at a time, this many seconds apart
 
 
 StubHandler = Callable[[str, str, dict[str, str]], StubResponse]
@@ -302,9 +305,12 @@ class SeenRequest:
 
 
 class StubServer:
-    """An HTTP server on 127.0.0.1 answering every request through ``handler``."""
+    """An HTTP server on 127.0.0.1 answering every request through ``handler``.
 
-    def __init__(self, handler: StubHandler) -> None:
+    With ``tls`` it serves HTTPS with that certificate and key.
+    """
+
+    def __init__(self, handler: StubHandler, *, tls: CertificatePair | None = None) -> None:
         self.seen: list[SeenRequest] = []
         stub = self
 
@@ -327,13 +333,27 @@ class StubServer:
                 if answer.send_length and "Content-Length" not in answer.headers:
                     self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command == "HEAD":
+                    return
+                if answer.drip <= 0:
                     self.wfile.write(answer.body)
+                    return
+                for index in range(len(answer.body)):
+                    try:
+                        self.wfile.write(answer.body[index : index + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up: that is the point of dripping
+                    time.sleep(answer.drip)
 
             do_GET = do_HEAD = do_PUT = do_POST = _serve  # noqa: N815 - http.server names
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls.cert), str(tls.key))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

@@ -307,3 +307,33 @@ def test_unreachable_registry_fails_closed_with_one_line(
     assert run.stderr.count("\n") == 1
     assert "127.0.0.1:9" in run.stderr
     assert run.stdout.startswith("DENY")
+
+
+def test_tag_next_to_a_digest_is_not_trusted_for_matching(
+    registry: RunningRegistry, keys: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repository = "e2e/tagrule"
+    _push(registry, repository, "v1.0", b"reviewed release")
+    other = _push(registry, repository, "dev", b"unreviewed build")
+    policy = write_policy(
+        keys.parent,
+        """\
+apiVersion: gate/v1
+kind: Policy
+metadata: {name: tags}
+spec:
+  defaultAction: deny
+  rules:
+    - name: reviewed-tag
+      match: {images: ["127.0.0.1:*/e2e/tagrule:v1.0"]}
+      action: allow
+""",
+        name="tags.yaml",
+    )
+    by_tag = _check(capsys, f"{registry.host}/{repository}:v1.0", policy)
+    assert by_tag.code == 0
+    assert by_tag.image["rule"] == "reviewed-tag"
+    smuggled = _check(capsys, f"{registry.host}/{repository}:v1.0@{other}", policy)
+    assert smuggled.code == 1
+    assert smuggled.image["digest"] == str(other)
+    assert smuggled.image["rule"] is None

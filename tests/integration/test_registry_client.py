@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,7 @@ from gate.oci.digest import Digest
 from gate.oci.manifest import DOCKER_MANIFEST, OCI_MANIFEST
 from gate.oci.platform import Platform
 from gate.oci.reference import ImageReference
-from gate.oci.transport import Transport
+from gate.oci.transport import DeadlineExceededError, Transport
 from tests.integration.conftest import READER, REFRESH_TOKEN, TOKEN_USER
 from tests.integration.registry_server import (
     RunningRegistry,
@@ -50,6 +52,7 @@ def make_client(
     authfile: Path | None = None,
     cert_dir: Path | None = None,
     timeout: float = 10.0,
+    deadline: float | None = None,
     max_manifest_bytes: int = 4 * 1024 * 1024,
 ) -> RegistryClient:
     """A client isolated from the machine: no default auth file, no system certs.d."""
@@ -61,6 +64,7 @@ def make_client(
             authfile=authfile,
             cert_dir=cert_dir,
             timeout=timeout,
+            deadline=deadline,
             max_manifest_bytes=max_manifest_bytes,
         ),
         environ={},
@@ -673,3 +677,198 @@ def test_registry_error_codes_are_quoted(
         f"registry {stub.host}: GET /v2/app/manifests/1.0: 429 Too Many Requests "
         "(TOOMANYREQUESTS: slow down)"
     )
+
+
+# -- total deadline per request ----------------------------------------------------------
+
+
+def _dripping(body: bytes, *, drip: float, send_length: bool = True) -> StubServer:
+    """A stub that answers 200 at once, then sends ``body`` one byte every ``drip`` s."""
+    headers = {"Content-Type": OCI_MANIFEST}
+    if not send_length:
+        headers["Connection"] = "close"
+    answer = StubResponse(200, headers, body, send_length=send_length, drip=drip)
+    return StubServer(lambda method, path, headers: answer)
+
+
+# Each byte comes well within the per-read timeout; only a total deadline stops it.
+DRIPPED = b'{"schemaVersion": 2, "pad": "' + b"x" * 200 + b'"}'
+GENEROUS = 20.0  # seconds: far below the ~50 s the drip would take, far above the deadline
+
+
+@pytest.mark.parametrize("send_length", [True, False], ids=["content-length", "until-close"])
+def test_dripping_body_hits_the_deadline(tmp_path: Path, send_length: bool) -> None:
+    stub = _dripping(DRIPPED, drip=0.25, send_length=send_length)
+    client = make_client(tmp_path, timeout=2.0, deadline=1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DeadlineExceededError) as caught:
+            client.resolve(ref(stub, "app:1.0"))
+    finally:
+        client.close()
+        stub.stop()
+    assert str(caught.value) == (
+        f"registry {stub.host}: GET /v2/app/manifests/1.0: "
+        "no complete answer within the 1s deadline"
+    )
+    assert isinstance(caught.value, BackendError)
+    assert time.monotonic() - started < GENEROUS
+
+
+def test_default_deadline_is_three_times_the_timeout(tmp_path: Path) -> None:
+    stub = _dripping(DRIPPED, drip=0.25)
+    client = make_client(tmp_path, timeout=0.5)
+    try:
+        with pytest.raises(DeadlineExceededError, match=r"within the 1\.5s deadline"):
+            client.resolve(ref(stub, "app:1.0"))
+    finally:
+        client.close()
+        stub.stop()
+
+
+def test_dripping_body_over_tls_hits_the_deadline(tmp_path: Path, test_ca: TestCA) -> None:
+    answer = StubResponse(200, {"Content-Type": OCI_MANIFEST}, DRIPPED, drip=0.25)
+    stub = StubServer(lambda method, path, headers: answer, tls=test_ca.issue_server("drip"))
+    cert_dir = tmp_path / "certs.d"
+    (cert_dir / stub.host).mkdir(parents=True)
+    shutil.copyfile(test_ca.ca_cert, cert_dir / stub.host / "ca.crt")
+    client = make_client(tmp_path, cert_dir=cert_dir, timeout=2.0, deadline=1.0)
+    try:
+        with pytest.raises(DeadlineExceededError) as caught:
+            client.resolve(ref(stub, "app:1.0"))
+    finally:
+        client.close()
+        stub.stop()
+    # One line, and no "over HTTPS and HTTP": a deadline is no reason to try plain HTTP.
+    assert str(caught.value) == (
+        f"registry {stub.host}: GET /v2/app/manifests/1.0: "
+        "no complete answer within the 1s deadline"
+    )
+
+
+def test_body_within_the_deadline_is_read(tmp_path: Path) -> None:
+    manifest = build_image().manifest
+    answer = StubResponse(200, {"Content-Type": OCI_MANIFEST}, manifest)
+    stub = StubServer(lambda method, path, headers: answer)
+    client = make_client(tmp_path, timeout=2.0, deadline=5.0)
+    try:
+        assert client.resolve(ref(stub, "app:1.0")).digest == Digest.of(manifest)
+    finally:
+        client.close()
+        stub.stop()
+
+
+# -- redirects to plain HTTP -------------------------------------------------------------
+
+
+REMOTE = "registry.test"  # resolved to 127.0.0.1 below, but not a loopback *name*
+
+
+@pytest.fixture
+def remote_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``registry.test`` resolve to 127.0.0.1, as a remote registry would to its IP."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host == REMOTE else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def _https_redirecting_to(
+    tmp_path: Path, test_ca: TestCA, location: str
+) -> tuple[StubServer, Path]:
+    """An HTTPS stub for ``registry.test`` redirecting everything to ``location``."""
+    pair = test_ca.issue_server("remote", hosts=(REMOTE,))
+    stub = StubServer(
+        lambda method, path, headers: StubResponse(307, {"Location": location}), tls=pair
+    )
+    port = stub.host.rsplit(":", 1)[1]
+    cert_dir = tmp_path / "certs.d"
+    (cert_dir / f"{REMOTE}:{port}").mkdir(parents=True)
+    shutil.copyfile(test_ca.ca_cert, cert_dir / f"{REMOTE}:{port}" / "ca.crt")
+    return stub, cert_dir
+
+
+@pytest.mark.usefixtures("remote_name")
+def test_https_registry_cannot_redirect_to_plain_http_loopback(
+    tmp_path: Path, test_ca: TestCA
+) -> None:
+    local = StubServer(lambda method, path, headers: StubResponse(200, body=b"local secret"))
+    stub, cert_dir = _https_redirecting_to(tmp_path, test_ca, f"http://{local.host}/admin")
+    remote = f"{REMOTE}:{stub.host.rsplit(':', 1)[1]}"
+    transport = Transport(
+        cert_dirs=(cert_dir,), insecure_registries=(), timeout=2.0, user_agent="t", proxies={}
+    )
+    try:
+        with pytest.raises(BackendError) as caught:
+            transport.request("GET", remote, "/v2/app/blobs/x")
+        assert str(caught.value) == (
+            f"registry {remote}: GET /v2/app/blobs/x: refusing redirect to plain HTTP at "
+            f"{local.host} from {remote}, which is not allowed plain HTTP"
+        )
+        assert local.seen == []
+        # The same redirect from a registry that is itself allowed plain HTTP is followed.
+        insecure = Transport(
+            cert_dirs=(cert_dir,),
+            insecure_registries=(remote,),
+            timeout=2.0,
+            user_agent="t",
+            proxies={},
+        )
+        try:
+            assert insecure.request("GET", remote, "/v2/app/blobs/x").body == b"local secret"
+        finally:
+            insecure.close()
+    finally:
+        transport.close()
+        stub.stop()
+        local.stop()
+
+
+# -- token lifetimes -------------------------------------------------------------------
+
+
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("expires_in", ["NaN", "Infinity", "-1", "1e999", "99999999999"])
+def test_token_with_a_nonsense_lifetime_still_expires(tmp_path: Path, expires_in: str) -> None:
+    manifest = build_image().manifest
+    token_requests: list[str] = []
+    hosts: list[str] = []
+
+    def answer(method: str, path: str, headers: dict[str, str]) -> StubResponse:
+        if path.startswith("/token"):
+            token_requests.append(path)
+            # json.loads reads NaN and Infinity; 1e999 is infinity too
+            body = f'{{"token": "t{len(token_requests)}", "expires_in": {expires_in}}}'
+            return StubResponse(200, {"Content-Type": "application/json"}, body.encode())
+        if headers.get("Authorization", "").startswith("Bearer t"):
+            return StubResponse(200, {"Content-Type": OCI_MANIFEST}, manifest)
+        challenge = f'Bearer realm="http://{hosts[0]}/token",service="stub"'
+        return StubResponse(401, {"WWW-Authenticate": challenge})
+
+    stub = StubServer(answer)
+    hosts.append(stub.host)
+    clock = _Clock()
+    client = RegistryClient(
+        RegistryOptions(cert_dir=tmp_path, timeout=2.0), environ={}, home=tmp_path, clock=clock
+    )
+    try:
+        client.resolve(ref(stub, "app:1.0"))
+        client.resolve(ref(stub, "app:1.0"))
+        assert len(token_requests) == 1  # cached
+        clock.now += 4 * 3600  # longer than any token is kept, whatever the server said
+        client.resolve(ref(stub, "app:1.0"))
+        assert len(token_requests) == 2
+    finally:
+        client.close()
+        stub.stop()

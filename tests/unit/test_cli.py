@@ -89,3 +89,19 @@ def test_errors_are_one_line_with_exit_2(
     assert code == EXIT_UNDECIDED
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_report_written_to_a_directory_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "apiVersion: gate/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n"
+        "  rules:\n    - name: all\n      match: {images: ['**']}\n      action: allow\n"
+    )
+    code, _, err = _run(
+        capsys, "check", "127.0.0.1:9/x:1", "--policy", str(policy), "--output", str(tmp_path)
+    )
+    assert code == EXIT_UNDECIDED
+    assert "cannot write the report" in err
+    assert "Traceback" not in err

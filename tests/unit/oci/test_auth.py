@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from gate.oci.auth import Challenge, TokenCache, parse_challenges, repository_scope
+from gate.oci.auth import (
+    MAX_TOKEN_LIFETIME,
+    Challenge,
+    TokenCache,
+    parse_challenges,
+    repository_scope,
+    token_lifetime,
+)
 
 
 def test_bearer_challenge_of_docker_hub() -> None:
@@ -105,4 +114,37 @@ def test_token_cache_discard() -> None:
     cache = TokenCache(FakeClock())
     cache.put("h", "s", "tok", lifetime=60)
     cache.discard("h", "s")
+    assert cache.get("h", "s") is None
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [
+        (300, 300.0),
+        (0.5, 0.5),
+        (None, 60.0),  # missing: the token spec says 60 s
+        ("300", 60.0),
+        (True, 60.0),
+        (0, 60.0),
+        (-5, 60.0),
+        (-math.inf, 60.0),
+        (math.nan, 60.0),  # json.loads("NaN") gives this; it compares false with everything
+        (math.inf, 60.0),
+        (86400 * 365, MAX_TOKEN_LIFETIME),
+        (10**400, MAX_TOKEN_LIFETIME),  # too large for a float
+        (1e300, MAX_TOKEN_LIFETIME),
+    ],
+)
+def test_token_lifetime_is_finite_and_bounded(expires_in: object, lifetime: float) -> None:
+    assert token_lifetime(expires_in) == lifetime
+    assert MAX_TOKEN_LIFETIME <= 6 * 3600
+
+
+@pytest.mark.parametrize("lifetime", [math.nan, math.inf, -1.0, 1e300])
+def test_token_cache_never_keeps_a_token_forever(lifetime: float) -> None:
+    clock = FakeClock()
+    cache = TokenCache(clock)
+    cache.put("h", "s", "tok", lifetime=lifetime)
+    assert cache.get("h", "s") == "tok"
+    clock.now += MAX_TOKEN_LIFETIME
     assert cache.get("h", "s") is None

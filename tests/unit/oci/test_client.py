@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,25 @@ def client(tmp_path: Path) -> RegistryClient:
     return RegistryClient(RegistryOptions(cert_dir=empty), environ={}, home=tmp_path)
 
 
+@pytest.mark.parametrize("timeout", [0, -1.0, math.nan, math.inf, -math.inf])
+def test_registry_timeout_must_be_a_positive_finite_number(tmp_path: Path, timeout: float) -> None:
+    with pytest.raises(InputError) as caught:
+        RegistryClient(RegistryOptions(timeout=timeout), environ={}, home=tmp_path)
+    assert str(caught.value) == "--registry-timeout must be a positive number of seconds"
+
+
+def test_registry_timeout_and_deadline_bounds(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--registry-timeout must be at most 3600 seconds"):
+        RegistryClient(RegistryOptions(timeout=1e300), environ={}, home=tmp_path)
+    for deadline in (0.0, -1.0, math.nan, math.inf, 1e300):
+        with pytest.raises(InputError, match="registry deadline must be a positive number"):
+            RegistryClient(
+                RegistryOptions(timeout=1.0, deadline=deadline), environ={}, home=tmp_path
+            )
+    RegistryClient(RegistryOptions(timeout=0.5, deadline=2), environ={}, home=tmp_path).close()
+
+
 def test_client_options_are_validated(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="timeout"):
-        RegistryClient(RegistryOptions(timeout=0), environ={}, home=tmp_path)
     with pytest.raises(InputError, match="certificate directory not found"):
         RegistryClient(RegistryOptions(cert_dir=tmp_path / "nope"), environ={}, home=tmp_path)
     client = RegistryClient(environ={}, home=tmp_path)

@@ -6,7 +6,7 @@ import pytest
 
 from gate.errors import InputError
 from gate.oci.digest import Digest
-from gate.oci.reference import ImageReference
+from gate.oci.reference import ImageReference, normalise_registry
 
 HEX = "a" * 64
 DIGEST = f"sha256:{HEX}"
@@ -33,7 +33,7 @@ DIGEST = f"sha256:{HEX}"
         (f"localhost:5000/app:1.0@{DIGEST}", "localhost:5000", "app", "1.0", DIGEST),
         (
             "my-registry.example.com:443/a__b/c-d/e.f:T_1-x.y",
-            "my-registry.example.com:443",
+            "my-registry.example.com",
             "a__b/c-d/e.f",
             "T_1-x.y",
             None,
@@ -76,11 +76,62 @@ def test_valid_references(
         "exa_mple.com/app",
         "::1/app",
         "ghcr.io/" + "a" * 250,
+        "reg.example:0/app",
+        "reg.example:65536/app",
+        "[:::]/app",
+        "[1::2::3]:5000/app",
+        "REGISTRY-1.DOCKER.IO/Library/nginx",
     ],
 )
 def test_invalid_references(text: str) -> None:
     with pytest.raises(InputError, match="invalid image reference"):
         ImageReference.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # Every spelling of one registry is one name, so a glob denying it holds.
+        ("REGISTRY-1.DOCKER.IO/library/nginx", "docker.io/library/nginx"),
+        ("registry-1.docker.io:443/library/nginx", "docker.io/library/nginx"),
+        ("Index.Docker.IO/nginx", "docker.io/library/nginx"),
+        ("DOCKER.IO:443/nginx", "docker.io/library/nginx"),
+        ("docker.io:0443/bitnami/redis", "docker.io/bitnami/redis"),
+        ("EVIL.example.com/x", "evil.example.com/x"),
+        ("evil.example.com:443/x", "evil.example.com/x"),
+        ("Evil.Example.Com:443/x", "evil.example.com/x"),
+        ("evil.example.com:05000/x", "evil.example.com:5000/x"),
+        ("LOCALHOST/app", "localhost/app"),
+        ("LocalHost:5000/app", "localhost:5000/app"),
+        ("EVIL/x", "evil/x"),  # uppercase first component: a host, as docker reads it
+        # Another port is another registry: no folding into Docker Hub.
+        ("registry-1.docker.io:5000/nginx", "registry-1.docker.io:5000/nginx"),
+        ("evil.example.com:8443/x", "evil.example.com:8443/x"),
+        # IPv6 literals keep their brackets and get one spelling too.
+        ("[::1]:5000/app", "[::1]:5000/app"),
+        ("[FE80::1]:443/app", "[fe80::1]/app"),
+        ("[fe80:0:0::0001]/app", "[fe80::1]/app"),
+    ],
+)
+def test_registry_spellings_are_normalised(text: str, name: str) -> None:
+    assert ImageReference.parse(text).name == name
+    assert ImageReference.parse(f"{text}:1").name == name
+
+
+@pytest.mark.parametrize(
+    ("host", "normalised"),
+    [
+        ("Quay.IO", "quay.io"),
+        ("quay.io:443", "quay.io"),
+        ("REGISTRY-1.docker.io:443", "docker.io"),
+        ("index.docker.io", "docker.io"),
+        ("reg.example:5000", "reg.example:5000"),
+        ("[::1]:443", "[::1]"),
+        ("not a host:x", "not a host:x"),
+    ],
+)
+def test_normalise_registry(host: str, normalised: str) -> None:
+    assert normalise_registry(host) == normalised
 
 
 def test_docker_hub_api_host_and_display_forms() -> None:

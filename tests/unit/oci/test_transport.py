@@ -66,6 +66,27 @@ def test_plain_http_only_for_loopback_and_listed_hosts() -> None:
     assert not transport.plain_http_allowed("ghcr.io")
 
 
+def test_insecure_entries_are_spelled_like_references() -> None:
+    transport = _transport(("Reg.Internal:443", "other.internal:05000", "[FD00::1]"))
+    assert transport.plain_http_allowed("reg.internal")  # references drop ":443"
+    assert transport.plain_http_allowed("reg.internal:443")
+    assert not transport.plain_http_allowed("reg.internal:5000")  # a port was listed
+    assert transport.plain_http_allowed("OTHER.internal:5000")
+    assert transport.plain_http_allowed("[fd00::1]:5000")  # no port listed: any port
+    assert not transport.plain_http_allowed("[fd00::2]")
+
+
+def test_plain_http_realm_named_by_a_registry_not_allowed_plain_http_is_refused() -> None:
+    transport = _transport()
+    with pytest.raises(BackendError) as caught:
+        transport.request_url("GET", "http://127.0.0.1:9/token", origin_host="ghcr.io")
+    assert str(caught.value) == (
+        "token server 127.0.0.1:9: refusing plain HTTP named by registry ghcr.io, "
+        "which is not allowed plain HTTP itself"
+    )
+    assert transport.records == ()
+
+
 def test_token_realm_over_plain_http_to_a_remote_host_is_refused() -> None:
     with pytest.raises(BackendError, match="refusing plain HTTP"):
         _transport().request_url("GET", "http://auth.example/token")
@@ -101,6 +122,20 @@ def test_certs_d_loading(tmp_path: Path) -> None:
     assert len(context.get_ca_certs()) == baseline + 1
     other = load_tls_context("other.example", [tmp_path / "certs.d"])
     assert len(other.get_ca_certs()) == baseline
+
+
+def test_certs_d_of_host_443_serves_the_host_without_port(tmp_path: Path) -> None:
+    ca = TestCA(tmp_path / "ca")
+    host_dir = tmp_path / "certs.d" / "reg.example:443"
+    host_dir.mkdir(parents=True)
+    (host_dir / "ca.crt").write_bytes(ca.ca_cert.read_bytes())
+    baseline = len(ssl.create_default_context().get_ca_certs())
+    # "reg.example:443/app" is parsed as "reg.example/app"; docker's certs.d says ":443".
+    context = load_tls_context("reg.example", [tmp_path / "certs.d"])
+    assert len(context.get_ca_certs()) == baseline + 1
+    assert len(load_tls_context("reg.example:5000", [tmp_path / "certs.d"]).get_ca_certs()) == (
+        baseline
+    )
 
 
 def test_certs_d_broken_files_name_the_file(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gate.oci.digest import Digest
 from gate.policy.evaluate import apply_mode, evaluate
 from gate.policy.model import Mode, Policy
 from gate.policy.verdict import Decision, Outcome
@@ -265,3 +266,41 @@ def test_rule_selection_sees_the_resolved_digest(key_dir: Path) -> None:
 )
 def test_apply_mode(mode: Mode, decision: Decision, expected: tuple[Decision, str]) -> None:
     assert apply_mode(mode, decision, "r") == expected
+
+
+def test_a_tag_next_to_a_digest_does_not_select_a_tag_rule(key_dir: Path) -> None:
+    # Only the digest of "app:v1.0@sha256:<evil>" is fetched and verified: a rule
+    # allowing the tag v1.0 must not allow whatever digest is written next to it.
+    spec = """\
+    rules:
+      - name: released
+        match: {images: ["registry.acme.io/prod/app:v1.0"]}
+        action: allow
+    """
+    policy = load_spec(key_dir, spec)
+    evil = Digest.of(b"evil")
+    by_digest = evaluate(
+        policy, evidence(f"registry.acme.io/prod/app:v1.0@{evil}", digest=evil), NOW
+    )
+    assert (by_digest.decision, by_digest.rule) == (Decision.DENY, None)
+    by_tag = evaluate(policy, evidence("registry.acme.io/prod/app:v1.0", digest=evil), NOW)
+    assert (by_tag.decision, by_tag.rule) == (Decision.ALLOW, "released")
+
+
+def test_float_threshold_count_still_requires_signatures(key_dir: Path) -> None:
+    # count: 1.0 used to build a rule without its signatures section, and the
+    # image was allowed unsigned.
+    spec = """\
+    trust:
+      alice: {cosign: {publicKeys: [keys/alice.pub]}}
+    rules:
+      - name: signed
+        match: {images: ["registry.acme.io/prod/**"]}
+        signatures: {threshold: {count: 1.0, of: [alice]}}
+    """
+    policy = load_spec(key_dir, spec)
+    unsigned = evidence(signatures=(result("alice"),))
+    verdict = evaluate(policy, unsigned, NOW)
+    assert verdict.decision is Decision.DENY
+    assert verdict.checks[0].check == "signatures"
+    assert verdict.checks[0].outcome is Outcome.FAIL

@@ -33,7 +33,12 @@ DIGEST = Digest.of(b"x")
         ("**", "ghcr.io/x/y:1", True),
         ("*/**", "ghcr.io/x/y:1", True),
         ("ghcr.io/x/y@" + str(DIGEST), "ghcr.io/x/y@" + str(DIGEST), True),
-        ("ghcr.io/x/y:1@" + str(DIGEST), "ghcr.io/x/y:1@" + str(DIGEST), True),
+        # A tag next to a digest is not verified, so it never takes part in matching.
+        ("ghcr.io/x/y:1@" + str(DIGEST), "ghcr.io/x/y:1@" + str(DIGEST), False),
+        ("ghcr.io/x/y:1", "ghcr.io/x/y:1@" + str(DIGEST), False),
+        ("ghcr.io/x/y:*", "ghcr.io/x/y:1@" + str(DIGEST), False),
+        ("ghcr.io/x/y", "ghcr.io/x/y:1@" + str(DIGEST), True),
+        ("ghcr.io/x/**", "ghcr.io/x/y:1@" + str(DIGEST), True),
         ("ghcr.io/x/y:1@" + str(DIGEST), "ghcr.io/x/y:2@" + str(DIGEST), False),
         ("ghcr.io/x/y@sha256:*", "ghcr.io/x/y:1@" + str(DIGEST), True),
         ("ghcr.io/x/y.z", "ghcr.io/x/yaz", False),  # '.' is literal
@@ -63,6 +68,27 @@ def test_reference_forms() -> None:
         "ghcr.io/x/y",
         f"ghcr.io/x/y@{DIGEST}",
     )
+
+
+def test_a_tag_next_to_a_digest_is_ignored_for_matching() -> None:
+    # registry.acme.io/prod/app:v1.0@sha256:<evil>: the digest is what is fetched
+    # and verified; the tag is just text anyone can write next to any digest.
+    evil = Digest.of(b"evil")
+    reference = ImageReference.parse(f"registry.acme.io/prod/app:v1.0@{evil}")
+    assert reference_forms(reference) == (
+        "registry.acme.io/prod/app",
+        f"registry.acme.io/prod/app@{evil}",
+    )
+    # The resolved digest of a tag-only reference never replaces the reference's own digest.
+    assert reference_forms(reference, DIGEST) == reference_forms(reference)
+    allow_tag = ImageGlob.compile("registry.acme.io/prod/app:v1.0")
+    assert not allow_tag.matches_reference(reference)
+    assert not allow_tag.matches_reference(reference, evil)
+    assert not ImageGlob.compile(f"registry.acme.io/prod/app:v1.0@{evil}").matches_reference(
+        reference
+    )
+    # Written by tag alone, the tag is what the registry resolved: it matches.
+    assert allow_tag.matches_reference(ImageReference.parse("registry.acme.io/prod/app:v1.0"), evil)
 
 
 @pytest.mark.parametrize(

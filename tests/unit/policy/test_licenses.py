@@ -24,14 +24,42 @@ from gate.policy.licenses import canonical_license_id, is_license_id, license_id
         ("MPL-1.1+", {"mpl-1.1+", "mpl-1.1"}),
         ("LicenseRef-acme-proprietary", {"licenseref-acme-proprietary"}),
         ("DocumentRef-x:LicenseRef-y OR MIT", {"documentref-x:licenseref-y", "mit"}),
-        ("Apache License 2.0", {"apache license 2.0"}),  # a name, not an expression
-        ("MIT OR", {"mit or"}),
-        ("(MIT", {"(mit"}),
+        # Not expressions: the whole text and every piece between separators.
+        ("Apache License 2.0", {"apache license 2.0", "apache", "license", "2.0"}),
+        ("MIT OR", {"mit or", "mit"}),
+        ("(MIT", {"(mit", "mit"}),
         ("", set()),
+        ("   ", set()),
     ],
 )
 def test_license_ids(expression: str, ids: set[str]) -> None:
     assert license_ids(expression) == ids
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MIT, AGPL-3.0-only",
+        "MIT/AGPL-3.0-only",
+        "AGPL-3.0-only;MIT",
+        "(MIT OR AGPL-3.0-only",
+        "MIT OR AGPL-3.0-only)",
+        "MIT | AGPL-3.0-only",
+        "MIT & AGPL-3.0-only",
+        "MIT and/or AGPL-3.0-only",
+        "MIT+AGPL-3.0-only",
+        "MIT:AGPL-3.0-only",
+        '"AGPL-3.0-only"',
+        "MIT,AGPL-3.0",  # the deprecated id, still the same license
+        "MIT; AGPL-3.0-or-later",  # or-later includes -only
+        "AGPL-3.0+/MIT",
+    ],
+)
+def test_malformed_expressions_cannot_hide_a_denied_id(text: str) -> None:
+    # Treating unparsable text as one opaque id let "MIT, AGPL-3.0-only" pass
+    # deniedLicenses: [AGPL-3.0-only].
+    assert canonical_license_id("AGPL-3.0-only") in license_ids(text)
+    assert "mit" in license_ids(text) or text.startswith('"')
 
 
 @pytest.mark.parametrize(

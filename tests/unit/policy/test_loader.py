@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gate.errors import PolicyError, PolicyValidationError
+from gate.policy import semantics
 from gate.policy.loader import MAX_POLICY_BYTES, load_policy, load_policy_text
 from gate.policy.model import Combinator, Mode
 from gate.policy.verdict import Decision
@@ -537,7 +538,7 @@ SEMANTIC_CASES = [
           - name: neither
             match: {images: ["a.io/**"]}
           - name: nothing
-            match: {images: []}
+            match: {}
             action: deny
         """,
         [
@@ -572,6 +573,68 @@ SEMANTIC_CASES = [
             '"pkg:npm": expected pkg:type/name',
         ],
         id="vulnerability-and-sbom-values",
+    ),
+    pytest.param(
+        """\
+        trust:
+          alice: {cosign: {publicKeys: [keys/alice.pub]}}
+          bob: {cosign: {publicKeys: [keys/bob.pub]}}
+        rules:
+          - name: a
+            match: {images: ["a.io/**"]}
+            signatures: {threshold: {count: 1.5, of: [alice, bob]}}
+          - name: b
+            match: {images: ["a.io/**"]}
+            signatures: {threshold: {count: 3.0, of: [alice, bob]}}
+          - name: c
+            match: {images: ["a.io/**"]}
+            signatures: {threshold: {count: .inf, of: [alice, bob]}}
+          - name: d
+            match: {images: ["a.io/**"]}
+            signatures: {threshold: {count: true, of: [alice, bob]}}
+          - name: e
+            match: {images: ["a.io/**"]}
+            signatures: {threshold: {count: 0.0, of: [alice, bob]}}
+        """,
+        [
+            "policy.yaml:12:39: rules[0].signatures.threshold.count: expected an integer, "
+            "got a number",
+            "policy.yaml:15:39: rules[1].signatures.threshold.count: threshold count 3 can "
+            "never be met: the authorities listed in of hold 2 distinct keys",
+            "policy.yaml:18:39: rules[2].signatures.threshold.count: expected an integer, "
+            "got a number",
+            "policy.yaml:21:39: rules[3].signatures.threshold.count: expected an integer, "
+            "got a boolean",
+            "policy.yaml:24:39: rules[4].signatures.threshold.count: threshold count must "
+            "be at least 1, got 0",
+        ],
+        id="threshold-count-numbers",
+    ),
+    pytest.param(
+        """\
+        rules:
+          - name: a
+            match: {images: []}
+            action: allow
+          - name: b
+            match: {images: ["a.io/**"], namespaces: []}
+            action: allow
+          - name: c
+            match: {images: ["a.io/**"]}
+            vulnerabilities:
+              exceptions:
+                - {id: CVE-1, reason: x, images: []}
+        """,
+        [
+            "policy.yaml:8:23: rules[0].match.images: an empty images list would match every "
+            "image; list at least one image glob, or leave images out",
+            "policy.yaml:11:48: rules[1].match.namespaces: an empty namespaces list would "
+            "match every namespace; list at least one namespace glob, or leave namespaces out",
+            "policy.yaml:17:44: rules[2].vulnerabilities.exceptions[0].images: an empty "
+            "images list would apply the exception to every image; list at least one image "
+            "glob, or leave images out to apply it to every image the rule selects",
+        ],
+        id="empty-glob-lists",
     ),
     pytest.param(
         """\
@@ -704,3 +767,173 @@ def test_unreadable_policy_file(in_tmp: Path) -> None:
     path.chmod(0)
     with pytest.raises(PolicyError, match=r"^policy.yaml: cannot read policy file: "):
         load_policy(Path("policy.yaml"))
+
+
+# -- fail closed: nothing present may vanish without an error ------------------------
+
+
+def test_whole_number_float_threshold_count_is_that_number(in_tmp: Path) -> None:
+    # JSON Schema calls 1.0 an integer; the semantic pass used to drop the
+    # whole signatures section without an error, leaving the rule unsigned.
+    write_keys(in_tmp, ("alice", "bob"))
+    write_policy(
+        in_tmp,
+        policy_text(
+            """\
+            trust:
+              alice: {cosign: {publicKeys: [keys/alice.pub]}}
+              bob: {cosign: {publicKeys: [keys/bob.pub]}}
+            rules:
+              - name: one
+                match: {images: ["a.io/**"]}
+                signatures: {threshold: {count: 1.0, of: [alice]}}
+              - name: two
+                match: {images: ["b.io/**"]}
+                signatures: {threshold: {count: 2.0, of: [alice, bob]}}
+            """
+        ),
+    )
+    one, two = load_policy(Path("policy.yaml")).rules
+    assert one.signatures is not None
+    assert (one.signatures.combinator, one.signatures.count) == (Combinator.THRESHOLD, 1)
+    assert two.signatures is not None
+    assert two.signatures.count == 2
+    assert isinstance(two.signatures.count, int)
+
+
+def test_whole_number_max_cvss_is_accepted(in_tmp: Path) -> None:
+    write_policy(
+        in_tmp,
+        policy_text(
+            """\
+            rules:
+              - name: r
+                match: {images: ["a.io/**"]}
+                vulnerabilities: {maxCvss: 7}
+            """
+        ),
+    )
+    (rule,) = load_policy(Path("policy.yaml")).rules
+    assert rule.vulnerabilities is not None
+    assert rule.vulnerabilities.max_cvss == 7.0
+
+
+@pytest.mark.parametrize("section", ["signatures", "vulnerabilities", "sbom"])
+def test_a_section_that_builds_nothing_is_an_error(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, section: str
+) -> None:
+    # Simulates a future bug in the semantic pass: a builder returning None
+    # without reporting anything must not leave the rule without the check.
+    write_keys(in_tmp, ("release",))
+    write_policy(
+        in_tmp,
+        policy_text(
+            """\
+            trust:
+              release: {cosign: {publicKeys: [keys/release.pub]}}
+            rules:
+              - name: r
+                match: {images: ["a.io/**"]}
+                signatures: {anyOf: [release]}
+                vulnerabilities: {denySeverity: HIGH}
+                sbom: {require: true}
+            """
+        ),
+    )
+    monkeypatch.setattr(semantics._Builder, section, lambda self, raw, path: None)
+    line = {"signatures": 11, "vulnerabilities": 12, "sbom": 13}[section]
+    column = {"signatures": 19, "vulnerabilities": 24, "sbom": 13}[section]
+    assert error_lines(Path("policy.yaml")) == [
+        f"policy.yaml:{line}:{column}: rules[0].{section}: {section} section could not be "
+        "interpreted, so it is rejected rather than ignored (gate found no more specific "
+        "problem: please report this policy)"
+    ]
+
+
+def test_a_rule_that_builds_nothing_is_an_error(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_policy(
+        in_tmp,
+        policy_text(
+            """\
+            rules:
+              - name: r
+                match: {images: ["a.io/**"]}
+                action: deny
+              - name: everything
+                match: {images: ["**"]}
+                action: allow
+            """
+        ),
+    )
+    original = semantics._Builder.rule
+
+    def drop_first(self: Any, raw: Any, path: Any) -> Any:
+        return None if path[-1] == 0 else original(self, raw, path)
+
+    monkeypatch.setattr(semantics._Builder, "rule", drop_first)
+    assert error_lines(Path("policy.yaml")) == [
+        "policy.yaml:7:7: rules[0]: rule could not be interpreted, so it is rejected rather "
+        "than ignored (gate found no more specific problem: please report this policy)"
+    ]
+
+
+def test_semantic_pass_alone_reports_what_the_schema_would(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the schema (a future schema change that lets something through),
+    # the semantic pass still refuses every wrongly shaped value instead of
+    # skipping it.
+    write_keys(in_tmp, ("alice",))
+    write_policy(
+        in_tmp,
+        policy_text(
+            """\
+            trust:
+              alice: {cosign: {publicKeys: [keys/alice.pub, 5]}}
+            rules:
+              - name: a
+                match: {images: []}
+                action: allow
+              - name: b
+                match: {images: ["a.io/**"]}
+                signatures: {threshold: {count: "2", of: [alice]}}
+              - name: c
+                match: {images: ["a.io/**"]}
+                signatures: {oneOf: [alice]}
+              - name: d
+                match: {images: ["a.io/**"]}
+                vulnerabilities:
+                  maxCvss: "9"
+                  fixableOnly: "yes"
+                  denyIds: [" "]
+                  exceptions: [{id: CVE-1, reason: x, images: []}, {reason: y}]
+              - name: e
+                match: {images: ["a.io/**"]}
+                sbom: {require: 1, deniedPackages: pkg:npm/x}
+            """
+        ),
+    )
+    monkeypatch.setattr("gate.policy.loader.schema_issues", lambda data: [])
+    assert error_lines(Path("policy.yaml")) == [
+        "policy.yaml:7:51: trust.alice.cosign.publicKeys[1]: expected a string, got an integer",
+        "policy.yaml:10:23: rules[0].match.images: an empty images list would match every "
+        "image; list at least one image glob, or leave images out",
+        "policy.yaml:14:39: rules[1].signatures.threshold.count: threshold count must be a "
+        "whole number, got a string",
+        'policy.yaml:17:20: rules[2].signatures.oneOf: unknown field "oneOf" (expected one of '
+        "allOf, anyOf, threshold)",
+        "policy.yaml:21:18: rules[3].vulnerabilities.maxCvss: must be a number from 0 to 10",
+        "policy.yaml:22:22: rules[3].vulnerabilities.fixableOnly: expected true or false, got "
+        "a string",
+        "policy.yaml:23:19: rules[3].vulnerabilities.denyIds[0]: must not be empty",
+        "policy.yaml:24:53: rules[3].vulnerabilities.exceptions[0].images: an empty images "
+        "list would apply the exception to every image; list at least one image glob, or "
+        "leave images out to apply it to every image the rule selects",
+        "policy.yaml:24:58: rules[3].vulnerabilities.exceptions[1].id: id must be a "
+        "non-empty string",
+        "policy.yaml:27:23: rules[4].sbom.require: expected true or false, got an integer",
+        "policy.yaml:27:42: rules[4].sbom.deniedPackages: expected a list of package URLs, "
+        "got a string",
+    ]

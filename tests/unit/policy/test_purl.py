@@ -86,3 +86,34 @@ def test_display_form() -> None:
     assert str(PackageUrl.parse("pkg:deb/debian/openssl@3?distro=d&arch=x#s")) == (
         "pkg:deb/debian/openssl@3?arch=x&distro=d#s"
     )
+
+
+@pytest.mark.parametrize(
+    ("policy", "name", "version", "expected"),
+    [
+        ("pkg:npm/event-stream", "event-stream", None, True),
+        ("pkg:npm/event-stream", "Event-Stream", "1.0", True),
+        ("pkg:npm/event-stream@3.3.6", "event-stream", "3.3.6", True),
+        ("pkg:npm/event-stream@3.3.6", "event-stream", "3.3.5", False),
+        ("pkg:npm/event-stream@3.3.6", "event-stream", None, True),  # unknown: fail closed
+        ("pkg:npm/%40babel/core", "@babel/core", "7.0.0", True),
+        ("pkg:npm/%40babel/core", "core", "7.0.0", True),  # the group may have been dropped
+        ("pkg:npm/%40babel/core", "@evil/core", "7.0.0", False),
+        ("pkg:npm/core", "@babel/core", "7.0.0", False),
+        (
+            "pkg:maven/org.apache.logging.log4j/log4j-core",
+            "org.apache.logging.log4j:log4j-core",
+            "2",
+            True,
+        ),
+        ("pkg:maven/org.apache.logging.log4j/log4j-core", "org.other:log4j-core", "2", False),
+        ("pkg:golang/github.com/gorilla/mux", "github.com/gorilla/mux", "1.8.0", True),
+        ("pkg:pypi/python-dateutil", "Python_DateUtil", "2.8", True),
+        ("pkg:pypi/ctx@0.2.6", "ctx", "0.2.6", True),
+        ("pkg:npm/left-pad", "", None, False),
+        ("pkg:npm/left-pad", "right-pad", None, False),
+    ],
+)
+def test_matches_name(policy: str, name: str, version: str | None, expected: bool) -> None:
+    # Components without a usable purl are matched by name (and version) instead.
+    assert PackageUrl.parse(policy).matches_name(name, version) is expected

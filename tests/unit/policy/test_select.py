@@ -78,3 +78,21 @@ def test_required_authorities(policy: Policy) -> None:
     assert required_authorities(by_name["prod"]) == (policy.trust["release"],)
     assert required_authorities(by_name["system"]) == ()
     assert required_authorities(by_name["hub"]) == ()
+
+
+def test_tag_rules_see_the_tag_only_when_no_digest_was_written(key_dir: Path) -> None:
+    policy = load_spec(
+        key_dir,
+        """\
+        rules:
+          - name: v1
+            match: {images: ["registry.acme.io/prod/app:v1.0"]}
+            action: allow
+        """,
+    )
+    by_tag = ImageReference.parse("registry.acme.io/prod/app:v1.0")
+    assert select_rule(policy, by_tag, None) is not None
+    assert select_rule(policy, by_tag, None, digest=DIGEST) is not None
+    with_digest = ImageReference.parse(f"registry.acme.io/prod/app:v1.0@{DIGEST}")
+    assert select_rule(policy, with_digest, None) is None
+    assert select_rule(policy, with_digest, None, digest=DIGEST) is None

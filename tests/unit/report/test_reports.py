@@ -54,7 +54,12 @@ UNDECIDED = ImageVerdict(
     reason="could not decide, denied: registry unreachable",
     checks=(CheckResult("resolve", Outcome.ERROR, "registry unreachable"),),
 )
-VERDICT = Verdict.of("production", (DENIED, WARNED, UNDECIDED), "2026-11-22T10:00:00+00:00")
+VERDICT = Verdict.of(
+    "production",
+    (DENIED, WARNED, UNDECIDED),
+    "2026-11-22T10:00:00+00:00",
+    ("registry.acme.io/prod/gone:1: registry unreachable",),
+)
 
 
 def test_run_decision_is_the_worst_image_decision() -> None:
@@ -79,7 +84,7 @@ def test_text_report_names_decisions_and_reasons() -> None:
     assert "DENY  registry.acme.io/prod/app" in text
     assert "[FAIL] vulnerabilities: 1 finding breaks the limits" in text
     assert "(no rule matched)" in text
-    assert text.rstrip().endswith("policy production)")
+    assert text.rstrip().endswith("policy production, UNDECIDED)")
 
 
 def test_sarif_has_one_result_per_problem_and_per_violation() -> None:
@@ -120,3 +125,28 @@ def test_junit_maps_fail_error_skip() -> None:
 @pytest.mark.parametrize("fmt", list(ReportFormat))
 def test_every_format_renders_an_empty_run(fmt: ReportFormat) -> None:
     assert render(Verdict.of("p", (), "t"), fmt)
+
+
+def test_undecided_run_is_marked_in_every_format() -> None:
+    audit = ImageVerdict(
+        reference="r/x:1",
+        digest=None,
+        decision=Decision.ALLOW,
+        rule="r",
+        reason="audit mode: would deny",
+        checks=(CheckResult("signatures", Outcome.ERROR, "registry down"),),
+        mode="audit",
+    )
+    verdict = Verdict.of("p", (audit,), "t", ("r/x:1: signatures: registry down",))
+    assert verdict.decision is Decision.ALLOW
+    assert not verdict.decided
+    data = json.loads(render(verdict, ReportFormat.JSON))
+    assert data["decided"] is False
+    assert data["errors"] == ["r/x:1: signatures: registry down"]
+    sarif = json.loads(render(verdict, ReportFormat.SARIF))
+    assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    text = render(verdict, ReportFormat.TEXT)
+    assert "could not decide: r/x:1: signatures: registry down" in text
+    assert "UNDECIDED" in text
+    junit = ET.fromstring(render(verdict, ReportFormat.JUNIT))  # noqa: S314 - our own output
+    assert junit.get("errors") == "1"

@@ -10,6 +10,7 @@ import pytest
 
 from gate.errors import BackendError, InputError, VerificationError
 from gate.oci.digest import Digest
+from gate.oci.reference import ImageReference
 from gate.oci.source import ResolvedImage
 from gate.signatures.cosign import (
     BUNDLE_ANNOTATION,
@@ -337,9 +338,19 @@ def test_strict_reference() -> None:
     payload, signature = _signed()
     manifest = _manifest(_layer(payload, signature))
     who = authority("a", private_key("alice"))
-    ok = _verify(manifest, _Blobs(payload), who, strict_reference="registry.example/team/app")
+    ok = _verify(
+        manifest,
+        _Blobs(payload),
+        who,
+        strict_reference=ImageReference.parse("registry.example/team/app"),
+    )
     assert ok.satisfied
-    bad = _verify(manifest, _Blobs(payload), who, strict_reference="registry.example/team/other")
+    bad = _verify(
+        manifest,
+        _Blobs(payload),
+        who,
+        strict_reference=ImageReference.parse("registry.example/team/other"),
+    )
     assert not bad.satisfied
     assert "strict reference check" in bad.rejections[0]
 
@@ -418,6 +429,19 @@ def test_cache_expires_and_can_be_cleared(registry: MemoryRegistry, image: Resol
     cached.clear_cache()
     cached.verify(image, who)
     assert registry.count("manifest") == 4
+
+
+def test_failures_are_cached_only_briefly(registry: MemoryRegistry, image: ResolvedImage) -> None:
+    who = authority("a", private_key("alice"))
+    verifier = CosignVerifier(registry, failure_ttl=-1)
+    assert not verifier.verify(image, who).satisfied  # not signed yet
+    sign_image(registry, registry, image, private_key("alice"))
+    assert verifier.verify(image, who).satisfied  # seen at once, not after cache_ttl
+    registry.fail_with = "registry down"
+    fresh = CosignVerifier(registry, failure_ttl=-1)
+    assert fresh.verify(image, who).error is not None
+    registry.fail_with = None
+    assert fresh.verify(image, who).satisfied
 
 
 def test_signature_repository(registry: MemoryRegistry, image: ResolvedImage) -> None:
