@@ -1,0 +1,1 @@
+"""The verdict store: every decision, from admission and from CI, kept and queryable."""
