@@ -7,19 +7,20 @@ after that is verified against that digest (no second lookup of the tag).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gate.binding import bind
+from gate.binding import Binding, bind
 from gate.clock import Clock, system_clock
 from gate.errors import GateError
 from gate.oci.client import Platform, RegistryClient
+from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
 from gate.oci.source import ManifestSource, ResolvedImage
 from gate.policy.evaluate import evaluate
 from gate.policy.evidence import ImageEvidence
-from gate.policy.model import Policy
+from gate.policy.model import Policy, Rule
 from gate.policy.select import required_authorities, select_rule
 from gate.policy.verdict import CheckResult, Decision, ImageVerdict, Outcome, Verdict
 from gate.sbom.component import Sbom
@@ -30,6 +31,14 @@ from gate.signatures.trust import TrustAuthority
 
 #: Signature kinds by name; each builds a verifier over the registry interface.
 VERIFIER_KINDS: Mapping[str, type[CosignVerifier]] = {"cosign": CosignVerifier}
+
+#: Pins a reference to a digest (default: ``RegistryClient.resolve``). The webhook
+#: passes one that answers a digest it has already fetched from its cache.
+ImageResolver = Callable[[ImageReference, Platform | None], ResolvedImage]
+
+#: Scans and SBOMs stored for an image's digests (the webhook reads the verdict
+#: store's evidence); raises ``GateError`` when the evidence cannot be read.
+EvidenceProvider = Callable[[ImageReference, Sequence[Digest]], Binding]
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,13 @@ def _merge(results: Sequence[AuthorityResult]) -> AuthorityResult:
         rejections=tuple(x for r in results for x in r.rejections),
         notes=tuple(x for r in results for x in r.notes),
         error="; ".join(errors) if errors else None,
+    )
+
+
+def _needs_evidence(rule: Rule) -> bool:
+    """True when the rule's checks read scan reports or SBOMs."""
+    return rule.action is None and any(
+        section is not None for section in (rule.vulnerabilities, rule.scan, rule.sbom)
     )
 
 
@@ -72,9 +88,13 @@ class Gate:
         sboms: Sequence[Sbom] = (),
         clock: Clock = system_clock,
         verifiers: Mapping[str, SignatureVerifier] | None = None,
+        resolver: ImageResolver | None = None,
+        evidence: EvidenceProvider | None = None,
     ) -> None:
         self._policy = policy
         self._registry = registry
+        self._resolver: ImageResolver = resolver or registry.resolve
+        self._evidence = evidence
         self._scans = tuple(scans)
         self._sboms = tuple(sboms)
         self._clock = clock
@@ -107,25 +127,35 @@ class Gate:
             )
         return _merge(results)
 
+    @property
+    def policy(self) -> Policy:
+        """The policy this gate enforces."""
+        return self._policy
+
+    def _could_not_decide(
+        self, text: str, digest: str | None, step: str, exc: GateError, options: CheckOptions
+    ) -> tuple[ImageVerdict, GateError]:
+        verdict = ImageVerdict(
+            reference=text,
+            digest=digest,
+            decision=Decision.DENY,
+            rule=None,
+            reason=f"could not decide, denied: {exc}",
+            checks=(CheckResult(step, Outcome.ERROR, str(exc)),),
+            mode=self._policy.mode,
+            namespace=options.namespace,
+        )
+        return verdict, exc
+
     def check_image(
         self, text: str, options: CheckOptions, now: datetime
     ) -> tuple[ImageVerdict, GateError | None]:
         """Verdict for one image at ``now``; on a resolution failure a deny plus the error."""
         try:
             reference = ImageReference.parse(text)
-            resolved = self._registry.resolve(reference, options.platform)
+            resolved = self._resolver(reference, options.platform)
         except GateError as exc:
-            verdict = ImageVerdict(
-                reference=text,
-                digest=None,
-                decision=Decision.DENY,
-                rule=None,
-                reason=f"could not decide, denied: {exc}",
-                checks=(CheckResult("resolve", Outcome.ERROR, str(exc)),),
-                mode=self._policy.mode,
-                namespace=options.namespace,
-            )
-            return verdict, exc
+            return self._could_not_decide(text, None, "resolve", exc, options)
         # The reference as written: a tag next to a digest was never verified, so
         # matching must be able to tell ``app:v1`` from ``app:v1@sha256:..``.
         rule = select_rule(self._policy, reference, options.namespace, digest=resolved.digest)
@@ -137,6 +167,16 @@ class Gate:
         if resolved.platform_digest is not None:
             digests.append(resolved.platform_digest)
         binding = bind(reference, digests, self._scans, self._sboms)
+        if self._evidence is not None and rule is not None and _needs_evidence(rule):
+            try:
+                stored = self._evidence(reference, digests)
+            except GateError as exc:
+                return self._could_not_decide(text, str(resolved.digest), "evidence", exc, options)
+            binding = Binding(
+                scans=binding.scans + stored.scans,
+                sboms=binding.sboms + stored.sboms,
+                notes=binding.notes + stored.notes,
+            )
         evidence = ImageEvidence(
             reference=reference,
             digest=resolved.digest,

@@ -23,6 +23,7 @@ from gate.oci.client import Platform, RegistryClient, RegistryOptions
 from gate.oci.reference import ImageReference
 from gate.policy.loader import load_policy
 from gate.policy.verdict import Decision
+from gate.remote import VERDICT_FILTERS, evidence_push, record_check, verdicts_list
 from gate.report import ReportFormat, render
 from gate.sbom.load import load_sbom
 from gate.scanners.load import load_scan_report
@@ -61,6 +62,20 @@ def _add_registry_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("gate server API")
+    group.add_argument("--token", help="API bearer token (default $GATE_TOKEN)")
+    group.add_argument("--api-ca-cert", type=Path, help="CA certificate of the gate server")
+    group.add_argument("--api-timeout", type=float, default=10.0, help="seconds per API request")
+
+
+def _token(args: argparse.Namespace) -> str:
+    token = args.token or os.environ.get("GATE_TOKEN")
+    if not token:
+        raise InputError("no API token: pass --token or set GATE_TOKEN")
+    return str(token)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = _Parser(prog="gate", description="Supply-chain security gate for container images.")
@@ -82,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="report format (default text)",
     )
     check.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    check.add_argument(
+        "--record", metavar="URL", help="also send the verdicts to this gate server's API"
+    )
+    _add_server_options(check)
     _add_registry_options(check)
 
     policy = commands.add_parser("policy", help="policy file tools")
@@ -99,6 +118,48 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-prefix", default="cosign", help="writes PREFIX.key and PREFIX.pub"
     )
     generate.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    serve = commands.add_parser(
+        "serve", help="run the admission webhook and verdict API (gunicorn)"
+    )
+    serve.add_argument("--policy", type=Path, help="policy YAML file (default $GATE_POLICY)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8443, help="port (default 8443)")
+    serve.add_argument("--tls-cert", type=Path, help="serving certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, help="serving key (PEM)")
+    serve.add_argument(
+        "--db", metavar="URL", help="verdict store URL (default SQLite in $GATE_STATE_DIR)"
+    )
+    serve.add_argument("--tokens", type=Path, help="API tokens file (default $GATE_TOKENS_FILE)")
+    serve.add_argument("--workers", type=int, help="gunicorn worker processes (default 1)")
+    serve.add_argument("--threads", type=int, help="threads per worker (default 16)")
+    serve_registry = serve.add_argument_group("registry access")
+    serve_registry.add_argument("--authfile", type=Path, help="docker/podman auth file")
+    serve_registry.add_argument("--cert-dir", type=Path, help="certs.d-style directory of CAs")
+    serve_registry.add_argument(
+        "--insecure-registry", action="append", default=[], metavar="HOST[:PORT]"
+    )
+
+    verdicts = commands.add_parser("verdicts", help="query recorded verdicts")
+    verdicts_commands = verdicts.add_subparsers(dest="verdicts_command", required=True)
+    listing = verdicts_commands.add_parser("list", help="list verdicts, newest first")
+    listing.add_argument("--server", required=True, metavar="URL", help="gate server URL")
+    for name in ("image", "digest", "namespace", "decision", "source", "since", "until"):
+        listing.add_argument(f"--{name}", help=f"filter on {name}")
+    listing.add_argument("--limit", help="page size (1-1000, default 100)")
+    listing.add_argument("--cursor", help="continue after this cursor")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    _add_server_options(listing)
+
+    evidence = commands.add_parser("evidence", help="store scan reports and SBOMs on a server")
+    evidence_commands = evidence.add_subparsers(dest="evidence_command", required=True)
+    push = evidence_commands.add_parser("push", help="push evidence for an image's digest")
+    push.add_argument("image", metavar="IMAGE")
+    push.add_argument("--scan", action="append", default=[], type=Path, help="scan report")
+    push.add_argument("--sbom", action="append", default=[], type=Path, help="SBOM document")
+    push.add_argument("--server", required=True, metavar="URL", help="gate server URL")
+    _add_server_options(push)
+    _add_registry_options(push)
 
     sign = commands.add_parser("sign", help="sign an image the way `cosign sign --key` does")
     sign.add_argument("image", metavar="IMAGE")
@@ -168,6 +229,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
         sys.stdout.write(report)
     for line in verdict.errors:
         print(f"gate: could not decide: {line}", file=sys.stderr)
+    if args.record:
+        ids = record_check(
+            args.record,
+            _token(args),
+            verdict,
+            str(policy.digest),
+            ca_cert=args.api_ca_cert,
+            timeout=args.api_timeout,
+        )
+        print(f"gate: recorded {len(ids)} verdict(s) at {args.record}", file=sys.stderr)
     if not verdict.decided:
         return EXIT_UNDECIDED
     if args.output or args.format is not ReportFormat.TEXT:
@@ -228,11 +299,80 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     return EXIT_ALLOW
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    # Imported here: Flask and gunicorn cost every other command half a second.
+    from webhook.serve import serve  # noqa: PLC0415
+    from webhook.settings import Settings  # noqa: PLC0415
+
+    # Flags override the GATE_* environment, which still supplies everything else
+    # (a container sets the deadline, state directory and registry options there).
+    environ = dict(os.environ)
+    for flag, variable in (
+        (args.policy, "GATE_POLICY"),
+        (args.db, "GATE_DB_URL"),
+        (args.tokens, "GATE_TOKENS_FILE"),
+        (args.authfile, "GATE_REGISTRY_AUTHFILE"),
+        (args.cert_dir, "GATE_REGISTRY_CERT_DIR"),
+    ):
+        if flag is not None:
+            environ[variable] = str(flag)
+    if args.insecure_registry:
+        environ["GATE_INSECURE_REGISTRIES"] = ",".join(args.insecure_registry)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise InputError("give both --tls-cert and --tls-key, or neither")
+    return serve(
+        Settings.from_env(environ),
+        host=args.host,
+        port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        workers=args.workers,
+        threads=args.threads,
+    )
+
+
+def _cmd_verdicts_list(args: argparse.Namespace) -> int:
+    filters = {
+        name: getattr(args, name)
+        for name in VERDICT_FILTERS
+        if getattr(args, name, None) is not None
+    }
+    return verdicts_list(
+        args.server,
+        _token(args),
+        filters,
+        args.format,
+        sys.stdout,
+        ca_cert=args.api_ca_cert,
+        timeout=args.api_timeout,
+        err=sys.stderr,
+    )
+
+
+def _cmd_evidence_push(args: argparse.Namespace) -> int:
+    if not args.scan and not args.sbom:
+        raise InputError("nothing to push: give --scan and/or --sbom files")
+    return evidence_push(
+        args.image,
+        args.scan,
+        args.sbom,
+        server=args.server,
+        token=_token(args),
+        registry=_registry(args),
+        ca_cert=args.api_ca_cert,
+        timeout=args.api_timeout,
+        out=sys.stdout,
+    )
+
+
 _COMMANDS = {
     "check": _cmd_check,
+    "serve": _cmd_serve,
     "sign": _cmd_sign,
     "policy": _cmd_policy_validate,  # its only sub-command
     "keys": _cmd_keys_generate,  # its only sub-command
+    "verdicts": _cmd_verdicts_list,  # its only sub-command
+    "evidence": _cmd_evidence_push,  # its only sub-command
 }
 
 

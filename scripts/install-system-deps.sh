@@ -5,10 +5,18 @@
 #   umoci            (builds the demo's images)
 #   ca-certificates  (the system trust store gate's TLS context starts from)
 #   python3-venv     (for a system Python without venv support)
+#   postgresql       (the verdict store's integration tests start a throw-away server)
+#   wrk              (the webhook benchmark's load generator)
+#   openssl          (deploy/make-certs.sh)
+#   kubernetes-client (kubectl, only when no kubectl is on the PATH: the admission tests
+#                     build their objects with `kubectl create --dry-run=client`)
 # Idempotent: installs only what is missing, and runs `apt-get update` only then.
 set -euo pipefail
 
-packages=(docker-registry skopeo umoci ca-certificates python3-venv)
+packages=(docker-registry skopeo umoci ca-certificates python3-venv postgresql wrk openssl)
+if ! command -v kubectl >/dev/null; then
+  packages+=(kubernetes-client)
+fi
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -186,6 +186,40 @@ class RegistryClient:
             platform_digest=platform_digest,
         )
 
+    def head_digest(self, reference: ImageReference) -> Digest | None:
+        """The digest the registry serves for ``reference``'s tag, by one HEAD of the manifest.
+
+        A cheap way to see whether a tag moved (the admission webhook asks
+        this on every request and skips the GET for a digest it has already
+        verified). The answer is the registry's ``Docker-Content-Digest``
+        header, not a hash the gate computed: callers verify content fetched
+        by that digest. None when the registry sends no such header (the
+        caller then resolves with a GET). ``InputError`` when the tag does
+        not exist.
+        """
+        if reference.tag is None:
+            raise InputError(f"{reference}: no tag to look up")
+        target = f"/v2/{reference.repository}/manifests/{reference.tag}"
+        response = self._exchange(
+            "HEAD", reference, target, actions="pull", headers={"Accept": MANIFEST_ACCEPT}
+        )
+        if response.status == 404:
+            raise InputError(
+                f"manifest unknown: registry {reference.api_host} has no tag {reference.tag} "
+                f"in repository {reference.repository}",
+                source=str(reference),
+            )
+        if response.status != 200:
+            raise self._status_error("HEAD", reference, target, response)
+        header = (response.headers.get("Docker-Content-Digest") or "").strip()
+        if not header:
+            return None
+        try:
+            return Digest.parse(header)
+        except InputError as exc:
+            where = self._where("HEAD", reference, target)
+            raise BackendError(f"{where}: invalid Docker-Content-Digest {header!r}") from exc
+
     def fetch_manifest(self, repository: ImageReference, reference: str) -> FetchedManifest | None:
         """The manifest at tag or digest ``reference`` in ``repository``; None when absent (404).
 

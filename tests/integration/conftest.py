@@ -105,3 +105,7 @@ def pytest_runtest_makereport(
             if isinstance(running, RunningRegistry):
                 report.sections.append((f"{name} log ({running.log_path})", running.log_tail()))
     return report
+
+
+# PostgreSQL for the verdict store tests: ``postgres_server``, ``postgres_url``.
+from tests.integration.postgres_server import postgres_server, postgres_url  # noqa: E402, F401

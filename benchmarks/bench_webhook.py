@@ -1,0 +1,266 @@
+"""Admission webhook throughput and latency under ``wrk``, next to a bare Flask ceiling.
+
+Budget (issue 3): with a one-container Pod AdmissionReview whose image digest
+is cached, 16 connections for 20 s on loopback, the gate must reach at least
+40% of the requests/s of a bare Flask endpoint served with the same gunicorn
+settings (that only parses the review and answers "allowed"), with p99 under
+20 ms. The published figures of a widely used Python admission controller on
+this kind of machine (about 150 requests/s, p99 about 180 ms at 16
+connections) are printed for comparison. The uncached cosign path (fresh
+caches, registry on loopback) is measured per image as well.
+
+Needs ``wrk`` (``apt-get install wrk``), ``docker-registry`` and ``skopeo``.
+Run: .venv/bin/python benchmarks/bench_webhook.py [--duration 20] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gate.oci.client import RegistryClient, RegistryOptions
+from gate.oci.reference import ImageReference
+from gate.signatures.keyfile import generate_key_pair, load_private_key
+from gate.signatures.signer import sign_image
+from tests.integration.registry_server import start_registry
+from tests.support.images import build_image, push_image
+from tests.unit.webhook.reviews import admission_review, kubectl_pod
+from webhook.app import create_app, state_of
+from webhook.settings import Settings
+
+MIN_RATIO = 0.40
+MAX_P99_MS = 20.0
+PEER = "widely used Python admission controller (published): ~150 req/s, p99 ~180 ms"
+UNCACHED_RUNS = 20
+
+_GATE_SERVER = """\
+import sys
+from pathlib import Path
+from webhook.serve import serve
+from webhook.settings import Settings
+
+policy, db, port = sys.argv[1:]
+sys.exit(serve(Settings(policy=Path(policy), db_url=f"sqlite:///{db}"), port=int(port)))
+"""
+
+_BARE_SERVER = """\
+import json, sys
+from pathlib import Path
+from flask import Flask, jsonify, request
+from webhook.serve import WebhookServer, gunicorn_options
+from webhook.settings import Settings
+
+policy, port = sys.argv[1:]
+settings = Settings(policy=Path(policy))
+app = Flask("bare")
+
+@app.post("/validate")
+def validate():
+    review = json.loads(request.get_data())
+    uid = review["request"]["uid"]
+    return jsonify({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                    "response": {"uid": uid, "allowed": True}})
+
+class Bare(WebhookServer):
+    def load(self):
+        return app
+
+options = gunicorn_options(settings, host="127.0.0.1", port=int(port), tls_cert=None,
+                           tls_key=None, workers=None, threads=None)
+options.pop("worker_exit")
+Bare(settings, options).run()
+"""
+
+_WRK_SCRIPT = """\
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("{body}", "rb"):read()
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start(script: str, *args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+
+
+def _wait(url: str, body: bytes) -> None:
+    for _ in range(300):
+        try:
+            answer = requests.post(url, data=body, timeout=10).json()
+            if answer["response"]["allowed"]:
+                return
+            raise SystemExit(f"{url} denied the benchmark review: {answer}")
+        except (requests.RequestException, ValueError, KeyError):
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer within 30 s")
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    value, unit = float(match.group(1)), match.group(2)
+    return {"us": value / 1000, "ms": value, "s": value * 1000}[unit]
+
+
+def _wrk(url: str, script: Path, duration: int, connections: int) -> Load:
+    completed = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=True,
+    )
+    out = completed.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]  # wrk always prints it
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]  # --latency prints it
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]  # --latency prints it
+    errors = re.search(r"Socket errors:.*|Non-2xx.*", out)
+    return Load(rps, p50, p99, errors.group(0) if errors else "none")
+
+
+def _uncached(policy: Path, review: bytes, work: Path) -> list[float]:
+    """Milliseconds per admission with fresh caches and a fresh client (registry on loopback)."""
+    timings = []
+    for run in range(UNCACHED_RUNS):
+        settings = Settings(policy=policy, db_url="sqlite://", policy_reload_interval=0)
+        app = create_app(settings)
+        try:
+            client = app.test_client()
+            started = time.perf_counter()
+            answer = client.post("/validate", data=review, content_type="application/json")
+            timings.append((time.perf_counter() - started) * 1000)
+            assert answer.get_json()["response"]["allowed"], answer.get_json()
+        finally:
+            state_of(app).close()
+        del run
+    del work
+    return timings
+
+
+def main() -> int:
+    """Run both servers under wrk and print the figures next to the budget."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="gate-bench-webhook-") as tmp:
+        work = Path(tmp)
+        registry = start_registry(work / "registry")
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            digest = push_image(registry, "bench/app", "1.0", build_image(content=b"webhook"))
+            private_pem, public_pem = generate_key_pair(b"pw")
+            (work / "release.pub").write_bytes(public_pem)
+            reference = ImageReference.parse(f"{registry.host}/bench/app:1.0")
+            with RegistryClient(RegistryOptions()) as signer:
+                image = signer.resolve(reference)
+                sign_image(signer, signer, image, load_private_key(private_pem, b"pw", "key"))
+            policy = work / "policy.yaml"
+            policy.write_text(
+                "apiVersion: gate/v1\nkind: Policy\nmetadata: {name: bench}\nspec:\n"
+                "  trust: {release: {cosign: {publicKeys: [release.pub]}}}\n"
+                "  rules:\n    - name: all\n      match: {images: ['**']}\n"
+                "      signatures: {anyOf: [release]}\n",
+                encoding="utf-8",
+            )
+            pinned = f"{registry.host}/bench/app@{digest}"
+            review = json.dumps(admission_review(kubectl_pod("bench", pinned))).encode()
+            body = work / "review.json"
+            body.write_bytes(review)
+            script = work / "post.lua"
+            script.write_text(_WRK_SCRIPT.format(body=body), encoding="utf-8")
+            env = {**os.environ, "HOME": str(work / "home")}
+
+            bare_port, gate_port = _free_port(), _free_port()
+            processes.append(_start(_BARE_SERVER, str(policy), str(bare_port), env=env))
+            processes.append(
+                _start(_GATE_SERVER, str(policy), str(work / "gate.db"), str(gate_port), env=env)
+            )
+            bare_url = f"http://127.0.0.1:{bare_port}/validate"
+            gate_url = f"http://127.0.0.1:{gate_port}/validate"
+            _wait(bare_url, review)
+            _wait(gate_url, review)  # also fills the gate's caches for this digest
+            bare = _wrk(bare_url, script, args.duration, args.connections)
+            gate = _wrk(gate_url, script, args.duration, args.connections)
+            uncached = _uncached(policy, review, work)
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            registry.stop()
+    ratio = gate.rps / bare.rps
+    ok = ratio >= MIN_RATIO and gate.p99_ms < MAX_P99_MS
+    print(f"wrk: {args.connections} connections, {args.duration} s, one-container Pod review")
+    print(f"{'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  errors")
+    for name, load in (("(a) bare Flask, same gunicorn", bare), ("gate, cached digest", gate)):
+        print(f"{name:34} {load.rps:9.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f}  {load.errors}")
+    print(f"(b) {PEER}")
+    print(
+        f"gate / ceiling: {ratio:.0%} (budget >= {MIN_RATIO:.0%}); "
+        f"p99 {gate.p99_ms:.2f} ms (budget < {MAX_P99_MS:g} ms)   {'PASS' if ok else 'FAIL'}"
+    )
+    print(
+        f"uncached cosign path per image (fresh caches and connections, {UNCACHED_RUNS} runs): "
+        f"median {statistics.median(uncached):.1f} ms, max {max(uncached):.1f} ms"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The CLI's commands that talk to a gate server: list verdicts, push evidence, record a check.
+
+Each takes plain arguments (the CLI reads flags and ``GATE_TOKEN``), returns
+an exit code on success, and raises ``GateError`` subclasses for the CLI to map
+(``InputError`` for a refused request or a bad file, ``BackendError`` for an
+unreachable server or registry).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from gate.api_client import ApiClient
+from gate.errors import InputError
+from gate.oci.client import RegistryClient
+from gate.oci.reference import ImageReference
+from gate.policy.verdict import Verdict
+from gate.report.json_report import verdict_to_dict
+from gate.sbom.load import load_sbom
+from gate.scanners.load import load_scan_report
+
+__all__ = ["MAX_EVIDENCE_BYTES", "evidence_push", "record_check", "verdicts_list"]
+
+#: The server's default limit for one evidence document.
+MAX_EVIDENCE_BYTES = 64 * 1024 * 1024
+
+#: Filters ``gate verdicts list`` passes to the API.
+VERDICT_FILTERS = (
+    "image",
+    "digest",
+    "namespace",
+    "decision",
+    "source",
+    "since",
+    "until",
+    "limit",
+    "cursor",
+)
+
+_TABLE_COLUMNS = ("TIME", "DECISION", "IMAGE", "DIGEST", "NAMESPACE", "RULE")
+
+
+def verdicts_list(
+    server: str,
+    token: str,
+    filters: Mapping[str, str],
+    output_format: Literal["table", "json"],
+    out: TextIO,
+    *,
+    ca_cert: Path | None = None,
+    timeout: float = 10.0,
+    err: TextIO | None = None,
+) -> int:
+    """Print one page of verdicts matching ``filters`` as a table or as the API's JSON.
+
+    ``filters`` holds the API's query parameters (see ``VERDICT_FILTERS``);
+    the server validates them. The JSON form is the API's page object, so
+    ``nextCursor`` is there; the table form says on ``err`` (default stderr)
+    how to get the next page. Returns 0.
+    """
+    unknown = sorted(set(filters) - set(VERDICT_FILTERS))
+    if unknown:
+        raise InputError(
+            f"unknown verdict filter {unknown[0]!r} (expected {', '.join(VERDICT_FILTERS)})"
+        )
+    if output_format not in ("table", "json"):
+        raise InputError(f"unknown output format {output_format!r} (expected table or json)")
+    with ApiClient(server, token, ca_cert=ca_cert, timeout=timeout) as client:
+        page = client.list_verdicts(**dict(filters))
+    if output_format == "json":
+        out.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    out.write(render_verdict_table(page["items"]))
+    cursor = page.get("nextCursor")
+    if cursor:
+        (err if err is not None else sys.stderr).write(
+            f"more verdicts: repeat with --cursor {cursor}\n"
+        )
+    return 0
+
+
+def render_verdict_table(items: Sequence[Mapping[str, Any]]) -> str:
+    """Verdicts as aligned columns: time, decision, image, short digest, namespace, rule."""
+    rows = [_TABLE_COLUMNS]
+    for item in items:
+        rows.append(
+            (
+                _time_cell(item.get("time")),
+                _cell(item.get("decision")) + ("" if item.get("decided", True) else "!"),
+                _cell(item.get("reference")),
+                _short_digest(item.get("digest")),
+                _cell(item.get("namespace")),
+                _cell(item.get("rule")),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_TABLE_COLUMNS))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: object) -> str:
+    if value is None or value == "":
+        return "-"
+    # Values come from a server; control characters must not reach the terminal.
+    return "".join(c if c.isprintable() else "?" for c in str(value))
+
+
+def _time_cell(value: object) -> str:
+    if not isinstance(value, str):
+        return "-"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return _cell(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _short_digest(value: object) -> str:
+    if not isinstance(value, str) or ":" not in value:
+        return _cell(value)
+    algorithm, _, hexpart = value.partition(":")
+    return _cell(f"{algorithm}:{hexpart[:12]}")
+
+
+def evidence_push(
+    image: str,
+    scans: Sequence[Path],
+    sboms: Sequence[Path],
+    *,
+    server: str,
+    token: str,
+    registry: RegistryClient,
+    ca_cert: Path | None = None,
+    timeout: float = 10.0,
+    out: TextIO | None = None,
+) -> int:
+    """Resolve ``image`` to its manifest digest and push each scan report and SBOM for it.
+
+    Every file is read and validated before anything is sent, so a bad file
+    leaves nothing half pushed. One line per pushed document goes to ``out``
+    (default stdout). Returns 0.
+    """
+    if not scans and not sboms:
+        raise InputError("nothing to push: give at least one --scan or --sbom file")
+    documents: list[tuple[str, Path, bytes]] = []
+    for path in scans:
+        data = _read_evidence(path, "scan report")
+        load_scan_report(data, str(path))
+        documents.append(("scan", path, data))
+    for path in sboms:
+        data = _read_evidence(path, "SBOM")
+        load_sbom(data, str(path))
+        documents.append(("sbom", path, data))
+    reference = ImageReference.parse(image)
+    digest = str(registry.resolve(reference).digest)
+    stream = out if out is not None else sys.stdout
+    with ApiClient(server, token, ca_cert=ca_cert, timeout=timeout) as client:
+        for kind, path, data in documents:
+            evidence_id = client.push_evidence(digest, kind, path.name, data)
+            stream.write(
+                f"pushed {kind} {path.name} for {reference.name}@{digest} (id {evidence_id})\n"
+            )
+    return 0
+
+
+def _read_evidence(path: Path, what: str) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_EVIDENCE_BYTES:
+            raise InputError(
+                f"{what} is {size} bytes, more than the server accepts ({MAX_EVIDENCE_BYTES})",
+                source=str(path),
+            )
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"{what} file not found", source=str(path)) from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{what} is a directory, not a file", source=str(path)) from exc
+    except PermissionError as exc:
+        raise InputError(
+            f"{what} file is not readable (permission denied)", source=str(path)
+        ) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", source=str(path)) from exc
+
+
+def record_check(
+    server: str,
+    token: str,
+    verdict: Verdict,
+    policy_digest: str,
+    *,
+    ca_cert: Path | None = None,
+    timeout: float = 10.0,
+) -> list[str]:
+    """Record the verdicts of one ``gate check`` run on the server (source ``ci``); their ids.
+
+    ``policy_digest`` is ``sha256:<hex>`` of the policy file
+    (``str(policy.digest)``). The server names the token as the verdicts' user.
+    """
+    report = verdict_to_dict(verdict)
+    report["policyDigest"] = policy_digest
+    with ApiClient(server, token, ca_cert=ca_cert, timeout=timeout) as client:
+        return client.record_verdict(report)

@@ -1,0 +1,136 @@
+"""Bad input to ``POST /validate``: a 400 or 413 with a reason, or a well-formed deny, never 500."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.unit.webhook.reviews import admission_review, kubectl_create
+from webhook.app import create_app, state_of
+from webhook.settings import Settings
+
+POLICY = """\
+apiVersion: gate/v1
+kind: Policy
+metadata: {name: strict}
+spec:
+  rules:
+    - name: all
+      match: {images: ["**"]}
+      action: deny
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """An app over an in-memory store, with a 64 KiB body limit."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    settings = Settings(
+        policy=policy, db_url="sqlite://", policy_reload_interval=0, max_body_bytes=64 * 1024
+    )
+    made = create_app(settings)
+    yield made
+    state_of(made).close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of ``app``."""
+    return app.test_client()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "body is not JSON"),
+        (b"", "body is not JSON"),
+        (b'"a string"', "not a JSON object"),
+        (json.dumps({"apiVersion": "v1", "kind": "AdmissionReview"}).encode(), "apiVersion"),
+        (
+            json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(),
+            "request is missing",
+        ),
+        (
+            json.dumps(
+                {
+                    "apiVersion": "admission.k8s.io/v1",
+                    "kind": "AdmissionReview",
+                    "request": {"uid": ""},
+                }
+            ).encode(),
+            "request.uid",
+        ),
+    ],
+)
+def test_unusable_bodies_are_400_with_the_reason(
+    client: FlaskClient, body: bytes, reason: str
+) -> None:
+    response = client.post("/validate", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+
+
+def _deny(client: FlaskClient, review: dict[str, Any]) -> str:
+    response = client.post("/validate", json=review)
+    assert response.status_code == 200
+    answer = response.get_json()["response"]
+    assert answer["uid"] == review["request"]["uid"]
+    assert answer["allowed"] is False
+    message: str = answer["status"]["message"]
+    return message
+
+
+def test_a_wrong_api_version_with_a_uid_is_a_well_formed_deny(client: FlaskClient) -> None:
+    review = admission_review(kubectl_create("job", "j", "reg.example/app:1"))
+    review["apiVersion"] = "admission.k8s.io/v1beta1"
+    assert "apiVersion must be" in _deny(client, review)
+
+
+def test_a_huge_body_is_413(client: FlaskClient) -> None:
+    review = admission_review(kubectl_create("job", "j", "reg.example/app:1"))
+    review["request"]["object"]["metadata"]["annotations"] = {"big": "x" * 100_000}
+    response = client.post("/validate", json=review)
+    assert response.status_code == 413
+    assert "larger than 65536 bytes" in response.get_json()["error"]
+
+
+def test_illegal_image_references_are_denied_by_name(client: FlaskClient) -> None:
+    review = admission_review(kubectl_create("job", "j", "reg.example/app:1"))
+    spec = review["request"]["object"]["spec"]["template"]["spec"]
+    spec["containers"][0]["image"] = "Registry.Example/UPPER/app::1"
+    message = _deny(client, review)
+    assert "invalid image reference" in message
+    assert "Registry.Example/UPPER/app::1" in message
+
+
+def test_a_container_without_image_is_denied(client: FlaskClient) -> None:
+    review = admission_review(kubectl_create("job", "j", "reg.example/app:1"))
+    del review["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    message = _deny(client, review)
+    assert "spec.template.spec.containers[0]: has no image" in message
+
+
+def test_an_object_that_is_not_an_object_is_denied(client: FlaskClient) -> None:
+    review = admission_review(kubectl_create("job", "j", "reg.example/app:1"))
+    review["request"]["object"] = ["not", "an", "object"]
+    assert "request.object must be an object" in _deny(client, review)
+
+
+def test_wrong_methods_and_paths_answer_json(client: FlaskClient) -> None:
+    assert client.get("/validate").status_code == 405
+    missing = client.get("/nothing-here")
+    assert missing.status_code == 404
+    assert "error" in missing.get_json()
+
+
+def test_bad_requests_are_counted(client: FlaskClient) -> None:
+    client.post("/validate", data=b"nope")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "gate_admission_bad_requests_total 1.0" in text

@@ -1,0 +1,406 @@
+"""Deciding the images of one admission request within the deadline, with caches.
+
+The same ``gate.check.Gate`` as ``gate check`` decides each image; what the
+webhook adds is around it:
+
+- a manifest cache keyed by (repository, digest): a tag is still resolved on
+  every request with one HEAD (so a moved tag is seen), but a digest fetched
+  before needs no manifest GET;
+- a verification cache keyed by (signature kind, repository, digest, trust
+  authority and its keys, policy digest): a digest verified before needs no
+  signature request until the TTL runs out (a digest that was not signed is
+  kept only briefly, so a fresh signature is seen quickly; a registry error
+  is never kept);
+- scan reports and SBOMs pushed to the verdict store for the digest;
+- a shared thread pool checking the images of one request concurrently, and
+  a deadline after which an unfinished image is denied ("could not verify
+  ... in time"): the answer never waits for a slow registry.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from gate.binding import Binding
+from gate.check import CheckOptions, Gate
+from gate.clock import Clock, system_clock
+from gate.errors import BackendError, GateError, InputError
+from gate.oci.client import Platform, RegistryClient
+from gate.oci.digest import Digest
+from gate.oci.reference import ImageReference
+from gate.oci.source import ResolvedImage
+from gate.policy.verdict import CheckResult, Decision, ImageVerdict, Outcome
+from gate.sbom.component import Sbom
+from gate.sbom.load import load_sbom
+from gate.scanners.finding import ScanReport
+from gate.scanners.load import load_scan_report
+from gate.signatures.cosign import CosignVerifier
+from gate.signatures.evidence import AuthorityResult, SignatureVerifier
+from gate.signatures.trust import TrustAuthority
+from gate.store.model import EvidenceKind, VerdictStore
+from webhook.metrics import Metrics
+from webhook.policy_holder import PolicyHolder
+from webhook.workloads import ContainerImage
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+#: How long "this digest has no valid signature" is remembered.
+UNSIGNED_TTL = 5.0
+
+
+class TtlCache(Generic[K, V]):
+    """A thread-safe LRU map whose entries expire ``ttl`` seconds after they were put."""
+
+    def __init__(
+        self, ttl: float, max_size: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl
+        self._max_size = max_size
+        self._clock = clock
+        self._entries: collections.OrderedDict[K, tuple[float, V]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        """The live value for ``key``, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= self._clock():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: K, value: V, ttl: float | None = None) -> None:
+        """Keep ``value`` for ``ttl`` seconds (default: the cache's TTL)."""
+        lifetime = self._ttl if ttl is None else min(ttl, self._ttl)
+        with self._lock:
+            self._entries[key] = (self._clock() + lifetime, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._entries.clear()
+
+
+_VerificationKey = tuple[str, str, str, str, tuple[str, ...], str]
+
+
+class CachingVerifier:
+    """A ``SignatureVerifier`` that remembers results per (digest, authority, policy)."""
+
+    def __init__(
+        self,
+        inner: SignatureVerifier,
+        kind: str,
+        cache: TtlCache[_VerificationKey, AuthorityResult],
+        policy_digest: str,
+        metrics: Metrics,
+    ) -> None:
+        self._inner = inner
+        self._kind = kind
+        self._cache = cache
+        self._policy_digest = policy_digest
+        self._metrics = metrics
+
+    def verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
+        """The cached result for this digest and authority, or a fresh verification."""
+        # The key fingerprints name the trust material itself: a key file replaced
+        # under an unchanged policy file must not reuse the old key's results.
+        keys = tuple(sorted(k.fingerprint for k in authority.cosign_keys))
+        key: _VerificationKey = (
+            self._kind,
+            image.reference.name,
+            str(image.digest),
+            authority.name,
+            keys,
+            self._policy_digest,
+        )
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._metrics.cache_hits.labels("signature").inc()
+            return cached
+        self._metrics.cache_misses.labels("signature").inc()
+        result = self._inner.verify(image, authority)
+        if result.error is not None:
+            self._metrics.registry_errors.inc()
+        elif result.satisfied:
+            self._cache.put(key, result)
+        else:
+            self._cache.put(key, result, ttl=UNSIGNED_TTL)
+        return result
+
+
+class CachedResolver:
+    """Pins references to digests: a HEAD for a tag, a manifest GET only for a new digest."""
+
+    def __init__(
+        self,
+        registry: RegistryClient,
+        cache: TtlCache[tuple[str, str], ResolvedImage],
+        metrics: Metrics,
+    ) -> None:
+        self._registry = registry
+        self._cache = cache
+        self._metrics = metrics
+
+    def __call__(self, reference: ImageReference, platform: Platform | None) -> ResolvedImage:
+        """The resolved image for ``reference`` (``gate.check.ImageResolver``)."""
+        try:
+            return self._resolve(reference, platform)
+        except BackendError:
+            self._metrics.registry_errors.inc()
+            raise
+
+    def _resolve(self, reference: ImageReference, platform: Platform | None) -> ResolvedImage:
+        if platform is not None:
+            return self._registry.resolve(reference, platform)
+        digest = reference.digest
+        if digest is None:
+            digest = self._registry.head_digest(reference)
+            if digest is None:
+                # No Docker-Content-Digest: resolve the tag with a GET, then cache by digest.
+                self._metrics.cache_misses.labels("manifest").inc()
+                resolved = self._registry.resolve(reference)
+                self._cache.put((reference.name, str(resolved.digest)), resolved)
+                return resolved
+        key = (reference.name, str(digest))
+        pinned = reference.with_digest(digest)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._metrics.cache_hits.labels("manifest").inc()
+            return replace(cached, reference=pinned)
+        self._metrics.cache_misses.labels("manifest").inc()
+        resolved = self._registry.resolve(pinned)
+        self._cache.put(key, resolved)
+        return resolved
+
+
+class StoreEvidence:
+    """Scan reports and SBOMs pushed to the verdict store, bound to the digest they were pushed for.
+
+    The newest document of each kind for each digest is used, as ``gate
+    check --scan/--sbom`` would use the files given to it. A document that
+    itself names other digests is not bound (it describes another build).
+    Parsed documents are kept by evidence id: a stored document never changes.
+    """
+
+    def __init__(self, store: VerdictStore, cache: TtlCache[str, ScanReport | Sbom]) -> None:
+        self._store = store
+        self._cache = cache
+
+    def __call__(self, reference: ImageReference, digests: Sequence[Digest]) -> Binding:
+        """The stored evidence for ``digests`` (``gate.check.EvidenceProvider``)."""
+        scans: list[ScanReport] = []
+        sboms: list[Sbom] = []
+        notes: list[str] = []
+        for digest in digests:
+            for kind in (EvidenceKind.SCAN, EvidenceKind.SBOM):
+                try:
+                    stored = self._store.latest_evidence(str(digest), kind)
+                except GateError as exc:
+                    raise BackendError(
+                        f"could not read stored {kind.value} evidence: {exc}"
+                    ) from exc
+                if stored is None:
+                    continue
+                source = f"{stored.name} (stored {kind.value} {stored.id})"
+                document = self._cache.get(stored.id)
+                if document is None:
+                    try:
+                        document = (
+                            load_scan_report(stored.data, source)
+                            if kind is EvidenceKind.SCAN
+                            else load_sbom(stored.data, source)
+                        )
+                    except InputError as exc:
+                        notes.append(f"{source}: not readable, not used: {exc}")
+                        continue
+                    self._cache.put(stored.id, document)
+                if isinstance(document, ScanReport):
+                    named = document.artifact_digests
+                else:
+                    named = document.subject_digests
+                if named and digest not in named:
+                    notes.append(
+                        f"{source}: pushed for {digest} but describes "
+                        f"{', '.join(sorted(map(str, named)))}; not bound"
+                    )
+                    continue
+                notes.append(f"{source}: pushed for {digest}; bound to it")
+                if isinstance(document, ScanReport):
+                    scans.append(document)
+                else:
+                    sboms.append(document)
+        return Binding(scans=tuple(scans), sboms=tuple(sboms), notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """The verdict for one distinct image of a request, and whether it was really decided."""
+
+    image: str
+    containers: tuple[ContainerImage, ...]
+    verdict: ImageVerdict
+    decided: bool
+    duration_ms: float
+
+
+class AdmissionChecker:
+    """Decides the images of admission requests with the current policy, within a deadline."""
+
+    def __init__(
+        self,
+        holder: PolicyHolder,
+        registry: RegistryClient,
+        store: VerdictStore,
+        metrics: Metrics,
+        *,
+        deadline: float,
+        cache_ttl: float,
+        cache_size: int,
+        threads: int,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._holder = holder
+        self._registry = registry
+        self._metrics = metrics
+        self._deadline = deadline
+        self._clock = clock
+        self._signatures: TtlCache[_VerificationKey, AuthorityResult] = TtlCache(
+            cache_ttl, cache_size
+        )
+        self._manifests: TtlCache[tuple[str, str], ResolvedImage] = TtlCache(cache_ttl, cache_size)
+        self._documents: TtlCache[str, ScanReport | Sbom] = TtlCache(cache_ttl, 256)
+        self._cosign = CosignVerifier(
+            registry, cache_size=cache_size, cache_ttl=cache_ttl, failure_ttl=UNSIGNED_TTL
+        )
+        self._resolver = CachedResolver(registry, self._manifests, metrics)
+        self._evidence = StoreEvidence(store, self._documents)
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def deadline(self) -> float:
+        """Seconds an admission answer may take."""
+        return self._deadline
+
+    def _executor(self) -> ThreadPoolExecutor:
+        # Made on first use: a pool made before gunicorn forks has no threads in the worker.
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self._threads, thread_name_prefix="gate-check"
+                )
+            return self._pool
+
+    def gate(self) -> Gate:
+        """A ``Gate`` over the policy in force, the shared caches and the stored evidence."""
+        policy = self._holder.policy
+        verifier = CachingVerifier(
+            self._cosign, "cosign", self._signatures, str(policy.digest), self._metrics
+        )
+        return Gate(
+            policy,
+            self._registry,
+            clock=self._clock,
+            verifiers={"cosign": verifier},
+            resolver=self._resolver,
+            evidence=self._evidence,
+        )
+
+    def check(
+        self,
+        gate: Gate,
+        images: Sequence[ContainerImage],
+        namespace: str | None,
+        started: float,
+    ) -> tuple[ImageOutcome, ...]:
+        """One outcome per distinct image, each decided or denied by ``started + deadline``.
+
+        ``gate`` comes from ``self.gate()`` (so the caller knows which policy
+        decided); ``started`` is the request's arrival on the ``time.monotonic``
+        clock; a small margin is kept for writing the answer.
+        """
+        now = self._clock()
+        options = CheckOptions(namespace=namespace)
+        by_image: dict[str, list[ContainerImage]] = {}
+        for container in images:
+            by_image.setdefault(container.image, []).append(container)
+        pool = self._executor()
+        futures: dict[str, Future[tuple[ImageVerdict, GateError | None, float]]] = {
+            text: pool.submit(self._check_one, gate, text, options, now, started)
+            for text in by_image
+        }
+        margin = min(0.5, self._deadline * 0.05)
+        remaining = started + self._deadline - margin - time.monotonic()
+        wait(futures.values(), timeout=max(remaining, 0.0))
+        outcomes: list[ImageOutcome] = []
+        for text, future in futures.items():
+            containers = tuple(by_image[text])
+            if not future.done():
+                future.cancel()
+                self._metrics.deadline_exceeded.inc()
+                reason = f"could not verify {text} in time (deadline {self._deadline:g}s)"
+                verdict = ImageVerdict(
+                    reference=text,
+                    digest=None,
+                    decision=Decision.DENY,
+                    rule=None,
+                    reason=reason,
+                    checks=(CheckResult("deadline", Outcome.ERROR, reason),),
+                    mode=gate.policy.mode.value,
+                    namespace=namespace,
+                )
+                elapsed = (time.monotonic() - started) * 1000
+                outcomes.append(ImageOutcome(text, containers, verdict, False, elapsed))
+                continue
+            exc = future.exception()
+            if exc is not None:
+                reason = f"could not decide, denied: internal error checking {text}: {exc}"
+                verdict = ImageVerdict(
+                    reference=text,
+                    digest=None,
+                    decision=Decision.DENY,
+                    rule=None,
+                    reason=reason,
+                    checks=(CheckResult("internal", Outcome.ERROR, reason),),
+                    mode=gate.policy.mode.value,
+                    namespace=namespace,
+                )
+                elapsed = (time.monotonic() - started) * 1000
+                outcomes.append(ImageOutcome(text, containers, verdict, False, elapsed))
+                continue
+            verdict, error, elapsed = future.result()
+            decided = error is None and not any(c.outcome is Outcome.ERROR for c in verdict.checks)
+            outcomes.append(ImageOutcome(text, containers, verdict, decided, elapsed))
+        return tuple(outcomes)
+
+    def _check_one(
+        self, gate: Gate, text: str, options: CheckOptions, now: datetime, started: float
+    ) -> tuple[ImageVerdict, GateError | None, float]:
+        if time.monotonic() - started > self._deadline:
+            # Queued behind other checks past the deadline: the answer is already sent.
+            raise TimeoutError("deadline passed before the check started")
+        verdict, error = gate.check_image(text, options, now)
+        return verdict, error, (time.monotonic() - started) * 1000
+
+    def close(self) -> None:
+        """Stop the thread pool (running checks finish in the background)."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None

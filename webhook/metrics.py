@@ -1,0 +1,116 @@
+"""Prometheus metrics of one webhook app, in a registry of its own.
+
+A registry per app (not the process-global default) lets tests build several
+apps in one process. Metrics are per process: ``gate serve`` runs one
+gunicorn worker with many threads by default, so a scrape sees everything.
+With several workers each scrape sees the worker that answered it; scale by
+replicas instead (each pod is scraped on its own), or run one worker per pod.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+#: Latency buckets around the admission budget: sub-millisecond cache hits up to the deadline.
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    8.0,
+    10.0,
+    30.0,
+)
+
+
+class Metrics:
+    """Every metric the webhook exports, registered in ``self.registry``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.admissions = Counter(
+            "gate_admission_requests",
+            "AdmissionReview requests answered, by decision (allow, warn, deny, skipped).",
+            ["decision"],
+            registry=r,
+        )
+        self.image_decisions = Counter(
+            "gate_image_decisions",
+            "Images decided at admission, by decision.",
+            ["decision"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "gate_admission_duration_seconds",
+            "Time to answer one AdmissionReview.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.bad_requests = Counter(
+            "gate_admission_bad_requests",
+            "Requests to /validate that were not a usable AdmissionReview.",
+            registry=r,
+        )
+        self.deadline_exceeded = Counter(
+            "gate_admission_deadline_exceeded",
+            "Images denied because their check did not finish within the deadline.",
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "gate_verification_cache_hits",
+            "Lookups answered from the cache, by cache (signature, manifest).",
+            ["cache"],
+            registry=r,
+        )
+        self.cache_misses = Counter(
+            "gate_verification_cache_misses",
+            "Lookups that had to ask the registry, by cache (signature, manifest).",
+            ["cache"],
+            registry=r,
+        )
+        self.registry_errors = Counter(
+            "gate_registry_errors",
+            "Registry failures met while checking images (the image is denied).",
+            registry=r,
+        )
+        self.policy_reloads = Counter(
+            "gate_policy_reloads",
+            "Policy files loaded after a change.",
+            registry=r,
+        )
+        self.policy_reload_errors = Counter(
+            "gate_policy_reload_errors",
+            "Changed policy files that did not validate (the last good policy stays).",
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "gate_store_errors",
+            "Failed attempts to record verdicts (they stay queued for retry).",
+            registry=r,
+        )
+        self.store_dropped = Counter(
+            "gate_store_dropped_verdicts",
+            "Verdicts dropped because the retry queue was full.",
+            registry=r,
+        )
+        self.store_queue = Gauge(
+            "gate_store_queue_verdicts",
+            "Verdicts waiting to be recorded.",
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,179 @@
+"""The webhook's configuration: one frozen ``Settings``, built once from flags or environment.
+
+Nothing else in the webhook reads the environment: ``create_app(settings)``
+and ``serve(settings)`` receive everything from here, so a test can build
+several apps side by side and a container is configured by ``GATE_*``
+variables alone (``gunicorn 'webhook.app:create_app()'``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gate.errors import InputError
+from gate.oci.client import RegistryOptions
+
+#: Kubernetes' default ``timeoutSeconds`` is 10 s; answer well before it.
+DEFAULT_DEADLINE = 8.0
+#: Kubernetes allows at most 30 s for a webhook call.
+MAX_DEADLINE = 30.0
+DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
+DEFAULT_STATE_DIR = Path(".gate-state")
+
+#: Variables the registry client may need (auth file lookup, proxies); only
+#: these are passed on, captured once when the settings are built.
+_REGISTRY_ENVIRONMENT = (
+    "HOME",
+    "REGISTRY_AUTH_FILE",
+    "DOCKER_CONFIG",
+    "XDG_RUNTIME_DIR",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
+
+
+def _finite_positive(value: float) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the webhook needs, validated when built.
+
+    ``admission_deadline`` bounds a whole ``/validate`` answer; registry
+    requests get timeouts derived from it (``registry_options``), so a slow
+    registry turns into a deny in time rather than a webhook timeout.
+    ``cache_ttl`` is how long a verified (digest, authority, policy) result
+    and a fetched manifest are reused; ``policy_reload_interval`` how often
+    the policy file is stat'ed (0 disables the watcher).
+    """
+
+    policy: Path
+    db_url: str = f"sqlite:///{DEFAULT_STATE_DIR / 'gate.db'}"
+    tokens_file: Path | None = None
+    admission_deadline: float = DEFAULT_DEADLINE
+    registry_authfile: Path | None = None
+    registry_cert_dir: Path | None = None
+    insecure_registries: frozenset[str] = frozenset()
+    registry_timeout: float = 5.0
+    cache_ttl: float = 300.0
+    cache_size: int = 4096
+    policy_reload_interval: float = 2.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    check_threads: int = 32
+    store_queue_size: int = 10_000
+    #: Environment for the registry client (auth file lookup, proxies); None: the process's.
+    registry_environ: Mapping[str, str] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not _finite_positive(self.admission_deadline) or self.admission_deadline > MAX_DEADLINE:
+            raise InputError(
+                f"admission deadline must be a number of seconds above 0 and at most "
+                f"{MAX_DEADLINE:g} (Kubernetes' limit), not {self.admission_deadline!r}",
+                source="GATE_ADMISSION_DEADLINE",
+            )
+        if not _finite_positive(self.registry_timeout):
+            raise InputError(
+                "registry timeout must be a positive number of seconds",
+                source="GATE_REGISTRY_TIMEOUT",
+            )
+        if not _finite_positive(self.cache_ttl):
+            raise InputError(
+                "cache TTL must be a positive number of seconds", source="GATE_CACHE_TTL"
+            )
+        if not (isinstance(self.policy_reload_interval, int | float)) or not (
+            math.isfinite(self.policy_reload_interval) and self.policy_reload_interval >= 0
+        ):
+            raise InputError(
+                "policy reload interval must be 0 (off) or a positive number of seconds",
+                source="GATE_POLICY_RELOAD_INTERVAL",
+            )
+        for name, value in (
+            ("GATE_MAX_BODY_BYTES", self.max_body_bytes),
+            ("GATE_CACHE_SIZE", self.cache_size),
+            ("GATE_CHECK_THREADS", self.check_threads),
+            ("GATE_STORE_QUEUE_SIZE", self.store_queue_size),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise InputError(f"must be a positive whole number, not {value!r}", source=name)
+
+    def registry_options(self) -> RegistryOptions:
+        """Registry access with timeouts that fit inside the admission deadline.
+
+        A single request may take at most three quarters of the deadline and
+        wait at most half of it for a connect or a read, so its failure is
+        reported (and the image denied with the registry's reason) before the
+        deadline cuts the check off.
+        """
+        return RegistryOptions(
+            authfile=self.registry_authfile,
+            cert_dir=self.registry_cert_dir,
+            insecure_registries=self.insecure_registries,
+            timeout=min(self.registry_timeout, self.admission_deadline / 2),
+            deadline=min(self.registry_timeout * 3, self.admission_deadline * 0.75),
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from ``GATE_*`` variables; ``InputError`` naming the variable when one is bad.
+
+        ``GATE_POLICY`` is required. ``GATE_DB_URL`` defaults to a SQLite file
+        in ``GATE_STATE_DIR`` (default ``./.gate-state``).
+        """
+        policy = environ.get("GATE_POLICY")
+        if not policy:
+            raise InputError("is not set: the webhook needs a policy file", source="GATE_POLICY")
+        state_dir = Path(environ.get("GATE_STATE_DIR") or DEFAULT_STATE_DIR)
+        db_url = environ.get("GATE_DB_URL") or f"sqlite:///{state_dir / 'gate.db'}"
+
+        def number(name: str, default: float) -> float:
+            text = environ.get(name)
+            if text is None or not text.strip():
+                return default
+            try:
+                return float(text)
+            except ValueError:
+                raise InputError(f"not a number: {text!r}", source=name) from None
+
+        def whole(name: str, default: int) -> int:
+            text = environ.get(name)
+            if text is None or not text.strip():
+                return default
+            try:
+                return int(text)
+            except ValueError:
+                raise InputError(f"not a whole number: {text!r}", source=name) from None
+
+        def path(name: str) -> Path | None:
+            text = environ.get(name)
+            return Path(text) if text else None
+
+        insecure = frozenset(
+            h.strip()
+            for h in (environ.get("GATE_INSECURE_REGISTRIES") or "").split(",")
+            if h.strip()
+        )
+        return cls(
+            policy=Path(policy),
+            db_url=db_url,
+            tokens_file=path("GATE_TOKENS_FILE"),
+            admission_deadline=number("GATE_ADMISSION_DEADLINE", DEFAULT_DEADLINE),
+            registry_authfile=path("GATE_REGISTRY_AUTHFILE"),
+            registry_cert_dir=path("GATE_REGISTRY_CERT_DIR"),
+            insecure_registries=insecure,
+            registry_timeout=number("GATE_REGISTRY_TIMEOUT", 5.0),
+            cache_ttl=number("GATE_CACHE_TTL", 300.0),
+            cache_size=whole("GATE_CACHE_SIZE", 4096),
+            policy_reload_interval=number("GATE_POLICY_RELOAD_INTERVAL", 2.0),
+            max_body_bytes=whole("GATE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            check_threads=whole("GATE_CHECK_THREADS", 32),
+            store_queue_size=whole("GATE_STORE_QUEUE_SIZE", 10_000),
+            registry_environ={k: environ[k] for k in _REGISTRY_ENVIRONMENT if k in environ},
+        )
