@@ -9,6 +9,12 @@ this kind of machine (about 150 requests/s, p99 about 180 ms at 16
 connections) are printed for comparison. The uncached cosign path (fresh
 caches, registry on loopback) is measured per image as well.
 
+Both servers run ``webhook.serve.gunicorn_options`` as ``gate serve`` would
+(several worker processes by default). Before measuring, each gets a short
+wrk warm-up, so every worker has served the review once (each worker keeps
+its own caches, as in production). wrk runs one thread: it shares the
+machine's cores with the servers, and one thread drives 16 connections.
+
 Needs ``wrk`` (``apt-get install wrk``), ``docker-registry`` and ``skopeo``.
 Run: .venv/bin/python benchmarks/bench_webhook.py [--duration 20] [--connections 16]
 """
@@ -41,6 +47,7 @@ from tests.integration.registry_server import start_registry
 from tests.support.images import build_image, push_image
 from tests.unit.webhook.reviews import admission_review, kubectl_pod
 from webhook.app import create_app, state_of
+from webhook.serve import gunicorn_options
 from webhook.settings import Settings
 
 MIN_RATIO = 0.40
@@ -140,11 +147,14 @@ def _ms(text: str) -> float:
     return {"us": value / 1000, "ms": value, "s": value * 1000}[unit]
 
 
+WARM_UP_SECONDS = 2
+
+
 def _wrk(url: str, script: Path, duration: int, connections: int) -> Load:
     completed = subprocess.run(
         [
             "wrk",
-            "-t2",
+            "-t1",
             f"-c{connections}",
             f"-d{duration}s",
             "--latency",
@@ -231,7 +241,10 @@ def main() -> int:
             bare_url = f"http://127.0.0.1:{bare_port}/validate"
             gate_url = f"http://127.0.0.1:{gate_port}/validate"
             _wait(bare_url, review)
-            _wait(gate_url, review)  # also fills the gate's caches for this digest
+            _wait(gate_url, review)
+            # Every worker fills its own caches for this digest (and warms up, on both sides).
+            _wrk(bare_url, script, WARM_UP_SECONDS, args.connections)
+            _wrk(gate_url, script, WARM_UP_SECONDS, args.connections)
             bare = _wrk(bare_url, script, args.duration, args.connections)
             gate = _wrk(gate_url, script, args.duration, args.connections)
             uncached = _uncached(policy, review, work)
@@ -246,7 +259,20 @@ def main() -> int:
             registry.stop()
     ratio = gate.rps / bare.rps
     ok = ratio >= MIN_RATIO and gate.p99_ms < MAX_P99_MS
-    print(f"wrk: {args.connections} connections, {args.duration} s, one-container Pod review")
+    options = gunicorn_options(
+        Settings(policy=Path("policy.yaml")),
+        host="127.0.0.1",
+        port=0,
+        tls_cert=None,
+        tls_key=None,
+        workers=None,
+        threads=None,
+    )
+    print(
+        f"wrk -t1: {args.connections} connections, {args.duration} s, one-container Pod review; "
+        f"gunicorn {options['workers']} x {options['worker_class']} worker(s), "
+        f"{options['threads']} thread(s) each, both servers"
+    )
     print(f"{'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  errors")
     for name, load in (("(a) bare Flask, same gunicorn", bare), ("gate, cached digest", gate)):
         print(f"{name:34} {load.rps:9.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f}  {load.errors}")

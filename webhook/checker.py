@@ -14,7 +14,13 @@ webhook adds is around it:
 - scan reports and SBOMs pushed to the verdict store for the digest;
 - a shared thread pool checking the images of one request concurrently, and
   a deadline after which an unfinished image is denied ("could not verify
-  ... in time"): the answer never waits for a slow registry.
+  ... in time"): the answer never waits for a slow registry;
+- a fast path for the common case: an image pinned by digest whose manifest
+  and verification results are all cached (and whose rule reads no stored
+  evidence) is decided in the request thread, because nothing in its check
+  can wait on I/O; the hop through the pool would cost more than the check.
+  Anything that may need the registry or the store still goes through the
+  pool and the deadline.
 """
 
 from __future__ import annotations
@@ -98,6 +104,21 @@ class TtlCache(Generic[K, V]):
 _VerificationKey = tuple[str, str, str, str, tuple[str, ...], str]
 
 
+class _NotCached(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by the cache-only components: this image needs I/O, so the pool decides it."""
+
+
+class _Hits:
+    """Cache hits met by one cache-only attempt, counted only when the attempt succeeds.
+
+    An attempt that stops at a miss is repeated in the pool, which counts its
+    own hits and misses; counting the attempt's hits too would count them twice.
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+
 class CachingVerifier:
     """A ``SignatureVerifier`` that remembers results per (digest, authority, policy)."""
 
@@ -108,12 +129,15 @@ class CachingVerifier:
         cache: TtlCache[_VerificationKey, AuthorityResult],
         policy_digest: str,
         metrics: Metrics,
+        *,
+        cache_only: _Hits | None = None,
     ) -> None:
         self._inner = inner
         self._kind = kind
         self._cache = cache
         self._policy_digest = policy_digest
         self._metrics = metrics
+        self._cache_only = cache_only
 
     def verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
         """The cached result for this digest and authority, or a fresh verification."""
@@ -129,10 +153,15 @@ class CachingVerifier:
             self._policy_digest,
         )
         cached = self._cache.get(key)
-        if cached is not None:
-            self._metrics.cache_hits.labels("signature").inc()
+        if self._cache_only is not None:
+            if cached is None:
+                raise _NotCached(key)
+            self._cache_only.names.append("signature")
             return cached
-        self._metrics.cache_misses.labels("signature").inc()
+        if cached is not None:
+            self._metrics.cache_hit("signature").inc()
+            return cached
+        self._metrics.cache_miss("signature").inc()
         result = self._inner.verify(image, authority)
         if result.error is not None:
             self._metrics.registry_errors.inc()
@@ -172,7 +201,7 @@ class CachedResolver:
             digest = self._registry.head_digest(reference)
             if digest is None:
                 # No Docker-Content-Digest: resolve the tag with a GET, then cache by digest.
-                self._metrics.cache_misses.labels("manifest").inc()
+                self._metrics.cache_miss("manifest").inc()
                 resolved = self._registry.resolve(reference)
                 self._cache.put((reference.name, str(resolved.digest)), resolved)
                 return resolved
@@ -180,12 +209,39 @@ class CachedResolver:
         pinned = reference.with_digest(digest)
         cached = self._cache.get(key)
         if cached is not None:
-            self._metrics.cache_hits.labels("manifest").inc()
+            self._metrics.cache_hit("manifest").inc()
             return replace(cached, reference=pinned)
-        self._metrics.cache_misses.labels("manifest").inc()
+        self._metrics.cache_miss("manifest").inc()
         resolved = self._registry.resolve(pinned)
         self._cache.put(key, resolved)
         return resolved
+
+
+class _CacheOnlyResolver:
+    """``CachedResolver`` without I/O: a reference pinned by digest whose manifest is cached.
+
+    A tag must be resolved (a HEAD) on every request so a moved tag is seen,
+    so it is never answered here.
+    """
+
+    def __init__(self, cache: TtlCache[tuple[str, str], ResolvedImage], hits: _Hits) -> None:
+        self._cache = cache
+        self._hits = hits
+
+    def __call__(self, reference: ImageReference, platform: Platform | None) -> ResolvedImage:
+        digest = reference.digest
+        if platform is not None or digest is None:
+            raise _NotCached(str(reference))
+        cached = self._cache.get((reference.name, str(digest)))
+        if cached is None:
+            raise _NotCached(str(reference))
+        self._hits.names.append("manifest")
+        return cached if cached.reference == reference else replace(cached, reference=reference)
+
+
+def _no_stored_evidence(reference: ImageReference, digests: Sequence[Digest]) -> Binding:
+    """The cache-only path's evidence provider: reading the store is I/O, so the pool does it."""
+    raise _NotCached(str(reference))
 
 
 class StoreEvidence:
@@ -322,6 +378,26 @@ class AdmissionChecker:
             evidence=self._evidence,
         )
 
+    def _cache_only_gate(self, gate: Gate, hits: _Hits) -> Gate:
+        """A ``Gate`` over ``gate``'s policy that raises ``_NotCached`` instead of doing I/O."""
+        policy = gate.policy
+        verifier = CachingVerifier(
+            self._cosign,
+            "cosign",
+            self._signatures,
+            str(policy.digest),
+            self._metrics,
+            cache_only=hits,
+        )
+        return Gate(
+            policy,
+            self._registry,
+            clock=self._clock,
+            verifiers={"cosign": verifier},
+            resolver=_CacheOnlyResolver(self._manifests, hits),
+            evidence=_no_stored_evidence,
+        )
+
     def check(
         self,
         gate: Gate,
@@ -333,61 +409,107 @@ class AdmissionChecker:
 
         ``gate`` comes from ``self.gate()`` (so the caller knows which policy
         decided); ``started`` is the request's arrival on the ``time.monotonic``
-        clock; a small margin is kept for writing the answer.
+        clock; a small margin is kept for writing the answer. Images that
+        need no I/O are decided in the calling thread; the others in the pool.
         """
         now = self._clock()
         options = CheckOptions(namespace=namespace)
         by_image: dict[str, list[ContainerImage]] = {}
         for container in images:
             by_image.setdefault(container.image, []).append(container)
-        pool = self._executor()
-        futures: dict[str, Future[tuple[ImageVerdict, GateError | None, float]]] = {
-            text: pool.submit(self._check_one, gate, text, options, now, started)
-            for text in by_image
-        }
         margin = min(0.5, self._deadline * 0.05)
-        remaining = started + self._deadline - margin - time.monotonic()
-        wait(futures.values(), timeout=max(remaining, 0.0))
-        outcomes: list[ImageOutcome] = []
-        for text, future in futures.items():
-            containers = tuple(by_image[text])
-            if not future.done():
-                future.cancel()
-                self._metrics.deadline_exceeded.inc()
-                reason = f"could not verify {text} in time (deadline {self._deadline:g}s)"
-                verdict = ImageVerdict(
-                    reference=text,
-                    digest=None,
-                    decision=Decision.DENY,
-                    rule=None,
-                    reason=reason,
-                    checks=(CheckResult("deadline", Outcome.ERROR, reason),),
-                    mode=gate.policy.mode.value,
-                    namespace=namespace,
-                )
+        ends = started + self._deadline - margin
+        done: dict[str, ImageOutcome] = {}
+        if time.monotonic() < ends:
+            hits = _Hits()
+            cached_gate = self._cache_only_gate(gate, hits)
+            for text, containers in by_image.items():
+                hits.names.clear()
+                try:
+                    verdict, error = cached_gate.check_image(text, options, now)
+                except _NotCached:
+                    continue
+                except Exception as exc:
+                    # A bug must deny the image, as it does in the pool.
+                    done[text] = self._internal_error(
+                        gate, text, containers, namespace, exc=exc, started=started
+                    )
+                    continue
+                for name in hits.names:
+                    self._metrics.cache_hit(name).inc()
                 elapsed = (time.monotonic() - started) * 1000
-                outcomes.append(ImageOutcome(text, containers, verdict, False, elapsed))
-                continue
-            exc = future.exception()
-            if exc is not None:
-                reason = f"could not decide, denied: internal error checking {text}: {exc}"
-                verdict = ImageVerdict(
-                    reference=text,
-                    digest=None,
-                    decision=Decision.DENY,
-                    rule=None,
-                    reason=reason,
-                    checks=(CheckResult("internal", Outcome.ERROR, reason),),
-                    mode=gate.policy.mode.value,
-                    namespace=namespace,
-                )
-                elapsed = (time.monotonic() - started) * 1000
-                outcomes.append(ImageOutcome(text, containers, verdict, False, elapsed))
-                continue
-            verdict, error, elapsed = future.result()
-            decided = error is None and not any(c.outcome is Outcome.ERROR for c in verdict.checks)
-            outcomes.append(ImageOutcome(text, containers, verdict, decided, elapsed))
-        return tuple(outcomes)
+                done[text] = self._outcome(text, containers, verdict, error, elapsed)
+        if len(done) < len(by_image):
+            pool = self._executor()
+            futures: dict[str, Future[tuple[ImageVerdict, GateError | None, float]]] = {
+                text: pool.submit(self._check_one, gate, text, options, now, started)
+                for text in by_image
+                if text not in done
+            }
+            wait(futures.values(), timeout=max(ends - time.monotonic(), 0.0))
+            for text, future in futures.items():
+                waiting = tuple(by_image[text])
+                if not future.done():
+                    future.cancel()
+                    self._metrics.deadline_exceeded.inc()
+                    reason = f"could not verify {text} in time (deadline {self._deadline:g}s)"
+                    verdict = ImageVerdict(
+                        reference=text,
+                        digest=None,
+                        decision=Decision.DENY,
+                        rule=None,
+                        reason=reason,
+                        checks=(CheckResult("deadline", Outcome.ERROR, reason),),
+                        mode=gate.policy.mode.value,
+                        namespace=namespace,
+                    )
+                    elapsed = (time.monotonic() - started) * 1000
+                    done[text] = ImageOutcome(text, waiting, verdict, False, elapsed)
+                    continue
+                failure = future.exception()
+                if failure is not None:
+                    done[text] = self._internal_error(
+                        gate, text, waiting, namespace, exc=failure, started=started
+                    )
+                    continue
+                verdict, error, elapsed = future.result()
+                done[text] = self._outcome(text, waiting, verdict, error, elapsed)
+        return tuple(done[text] for text in by_image)
+
+    @staticmethod
+    def _outcome(
+        text: str,
+        containers: Sequence[ContainerImage],
+        verdict: ImageVerdict,
+        error: GateError | None,
+        elapsed: float,
+    ) -> ImageOutcome:
+        decided = error is None and not any(c.outcome is Outcome.ERROR for c in verdict.checks)
+        return ImageOutcome(text, tuple(containers), verdict, decided, elapsed)
+
+    @staticmethod
+    def _internal_error(
+        gate: Gate,
+        text: str,
+        containers: Sequence[ContainerImage],
+        namespace: str | None,
+        *,
+        exc: BaseException,
+        started: float,
+    ) -> ImageOutcome:
+        reason = f"could not decide, denied: internal error checking {text}: {exc}"
+        verdict = ImageVerdict(
+            reference=text,
+            digest=None,
+            decision=Decision.DENY,
+            rule=None,
+            reason=reason,
+            checks=(CheckResult("internal", Outcome.ERROR, reason),),
+            mode=gate.policy.mode.value,
+            namespace=namespace,
+        )
+        elapsed = (time.monotonic() - started) * 1000
+        return ImageOutcome(text, tuple(containers), verdict, False, elapsed)
 
     def _check_one(
         self, gate: Gate, text: str, options: CheckOptions, now: datetime, started: float

@@ -1,18 +1,45 @@
 """Prometheus metrics of one webhook app, in a registry of its own.
 
 A registry per app (not the process-global default) lets tests build several
-apps in one process. Metrics are per process: ``gate serve`` runs one
-gunicorn worker with many threads by default, so a scrape sees everything.
-With several workers each scrape sees the worker that answered it; scale by
-replicas instead (each pod is scraped on its own), or run one worker per pod.
+apps in one process. Metrics are per worker process: ``gate serve`` runs
+several gunicorn workers (see ``webhook.serve``), and a scrape of
+``/metrics`` sees the counters of the worker that answered it. Summed over
+scrapes and workers the counters stay right in PromQL only per worker; for
+exact per-pod totals run one worker per pod (``gate serve --workers 1``) and
+scale by replicas.
 """
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics import MetricWrapperBase
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "LabelCache", "Metrics"]
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class LabelCache(Generic[M]):
+    """The children of a one-label metric, looked up once per label value.
+
+    ``metric.labels(value)`` validates and locks on every call, a cost paid on
+    every admission; a race here only makes two lookups that return the same child.
+    """
+
+    def __init__(self, metric: M) -> None:
+        self._metric = metric
+        self._children: dict[str, M] = {}
+
+    def __call__(self, value: str) -> M:
+        """The child of the metric for ``value``."""
+        child = self._children.get(value)
+        if child is None:
+            child = self._children[value] = self._metric.labels(value)
+        return child
+
 
 #: Latency buckets around the admission budget: sub-millisecond cache hits up to the deadline.
 _LATENCY_BUCKETS = (
@@ -110,6 +137,11 @@ class Metrics:
             "Verdicts waiting to be recorded.",
             registry=r,
         )
+
+        self.admission = LabelCache(self.admissions)
+        self.image_decision = LabelCache(self.image_decisions)
+        self.cache_hit = LabelCache(self.cache_hits)
+        self.cache_miss = LabelCache(self.cache_misses)
 
     def render(self) -> bytes:
         """The text exposition format of every metric."""

@@ -344,6 +344,49 @@ def test_second_admission_makes_no_signature_requests(make_app: AppFactory, imag
     assert 'gate_verification_cache_misses_total{cache="signature"} 1.0' in metrics
 
 
+def test_fully_cached_images_are_decided_without_the_pool(
+    make_app: AppFactory, images: Images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    client = app.test_client()
+    checker = state_of(app).checker
+    pool_calls: list[int] = []
+    executor = checker._executor  # counting the pool hops is the point
+
+    def counting_executor() -> Any:
+        pool_calls.append(1)
+        return executor()
+
+    monkeypatch.setattr(checker, "_executor", counting_executor)
+    pinned = f"{images.host}/hook/cached@{images.digests['cached']}"
+    first = _post(client, admission_review(kubectl_pod("first", pinned)))
+    assert first["allowed"] is True
+    assert len(pool_calls) == 1, "an uncached image is checked in the pool"
+    second = _post(client, admission_review(kubectl_pod("second", pinned)))
+    assert second["allowed"] is True
+    assert len(pool_calls) == 1, "a fully cached pinned image needs no pool hop"
+    # A tag is resolved on every admission (I/O), and stored evidence is read from the store:
+    # both still go through the pool and its deadline.
+    _post(client, admission_review(kubectl_pod("tagged", images.ref("cached"))))
+    assert len(pool_calls) == 2
+    scanned = f"{images.host}/hook/scanned@{images.digests['scanned']}"
+    _post(client, admission_review(kubectl_pod("scan-1", scanned)))
+    _post(client, admission_review(kubectl_pod("scan-2", scanned)))
+    assert len(pool_calls) == 4
+    page = _recorded(app, digest=str(images.digests["cached"]))
+    assert {v.workload_name for v in page.items} == {"first", "second", "tagged"}
+    by_name = {v.workload_name: v for v in page.items}
+    assert by_name["second"].reason == by_name["first"].reason
+    assert by_name["second"].checks == by_name["first"].checks
+    assert by_name["second"].decided
+    metrics = client.get("/metrics").get_data(as_text=True)
+    # Each hit or miss is counted once, whichever path decided the image.
+    assert 'gate_verification_cache_misses_total{cache="manifest"} 2.0' in metrics
+    assert 'gate_verification_cache_hits_total{cache="manifest"} 3.0' in metrics
+    assert 'gate_verification_cache_misses_total{cache="signature"} 2.0' in metrics
+    assert 'gate_verification_cache_hits_total{cache="signature"} 3.0' in metrics
+
+
 def test_a_moved_tag_is_seen_despite_the_cache(
     make_app: AppFactory, images: Images, registry: RunningRegistry
 ) -> None:

@@ -42,7 +42,10 @@ from webhook.settings import Settings
 
 policy, db, port, cert, key = sys.argv[1:]
 settings = Settings(policy=Path(policy), db_url=f"sqlite:///{db}", policy_reload_interval=1)
-sys.exit(serve(settings, port=int(port), tls_cert=Path(cert), tls_key=Path(key), threads=4))
+# One worker: metrics are per worker, and the test reads the admission's count back.
+sys.exit(
+    serve(settings, port=int(port), tls_cert=Path(cert), tls_key=Path(key), workers=1, threads=4)
+)
 """
 
 
@@ -141,3 +144,80 @@ def test_serve_refuses_a_bad_policy_before_starting(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert completed.stderr.startswith(f"gate: {policy}")
     assert "Traceback" not in completed.stderr
+
+
+_SERVE_DEFAULTS = """\
+import sys
+from pathlib import Path
+from webhook.serve import serve
+from webhook.settings import Settings
+
+policy, db, port, cert, key = sys.argv[1:]
+settings = Settings(policy=Path(policy), db_url=f"sqlite:///{db}", policy_reload_interval=1)
+sys.exit(serve(settings, port=int(port), tls_cert=Path(cert), tls_key=Path(key)))
+"""
+
+
+def test_default_workers_each_decide_and_record_every_admission(
+    registry: RunningRegistry, test_ca: TestCA, tmp_path: Path
+) -> None:
+    from gate.signatures.keyfile import generate_key_pair  # noqa: PLC0415
+    from gate.store.model import VerdictQuery  # noqa: PLC0415
+    from gate.store.sql import SqlVerdictStore  # noqa: PLC0415
+    from webhook.serve import DEFAULT_WORKERS  # noqa: PLC0415
+
+    (tmp_path / "release.pub").write_bytes(generate_key_pair(b"unused")[1])
+    policy = write_policy(tmp_path, POLICY)
+    image = f"{registry.host}/served/workers:1"
+    push_image(registry, "served/workers", "1", build_image(content=b"served by workers"))
+    server_cert = test_ca.issue_server("webhook")
+    port = _free_port()
+    database = tmp_path / "gate.db"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _SERVE_DEFAULTS,
+            str(policy),
+            str(database),
+            str(port),
+            str(server_cert.cert),
+            str(server_cert.key),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path / "home")},
+    )
+    url = f"https://127.0.0.1:{port}"
+    admissions = 12
+    try:
+        _wait_ready(url, test_ca.ca_cert, process)
+        for index in range(admissions):
+            # A new connection each time: any worker may answer.
+            review = admission_review(kubectl_create("deployment", f"web-{index}", image))
+            response = requests.post(
+                f"{url}/validate", json=review, verify=str(test_ca.ca_cert), timeout=15
+            )
+            answer = response.json()["response"]
+            assert answer["uid"] == review["request"]["uid"]
+            assert answer["allowed"] is False
+            assert "no cosign signatures found" in answer["status"]["message"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert err.count("Booting worker") >= DEFAULT_WORKERS
+    # Every worker's queue was written to the one SQLite file when it stopped.
+    store = SqlVerdictStore.from_url(f"sqlite:///{database}")
+    try:
+        page = store.query(VerdictQuery(), limit=100)
+    finally:
+        store.close()
+    assert sorted(v.workload_name or "" for v in page.items) == sorted(
+        f"web-{index}" for index in range(admissions)
+    )
