@@ -61,8 +61,9 @@ from pathlib import Path
 from webhook.serve import serve
 from webhook.settings import Settings
 
-policy, db, port = sys.argv[1:]
-sys.exit(serve(Settings(policy=Path(policy), db_url=f"sqlite:///{db}"), port=int(port)))
+policy, db, port, workers, threads = sys.argv[1:]
+sys.exit(serve(Settings(policy=Path(policy), db_url=f"sqlite:///{db}"), port=int(port),
+               workers=int(workers) or None, threads=int(threads) or None))
 """
 
 _BARE_SERVER = """\
@@ -72,7 +73,7 @@ from flask import Flask, jsonify, request
 from webhook.serve import WebhookServer, gunicorn_options
 from webhook.settings import Settings
 
-policy, port = sys.argv[1:]
+policy, port, workers, threads = sys.argv[1:]
 settings = Settings(policy=Path(policy))
 app = Flask("bare")
 
@@ -88,7 +89,8 @@ class Bare(WebhookServer):
         return app
 
 options = gunicorn_options(settings, host="127.0.0.1", port=int(port), tls_cert=None,
-                           tls_key=None, workers=None, threads=None)
+                           tls_key=None, workers=int(workers) or None,
+                           threads=int(threads) or None)
 options.pop("worker_exit")
 Bare(settings, options).run()
 """
@@ -201,7 +203,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: default)")
+    parser.add_argument("--threads", type=int, default=0, help="threads per worker (0: default)")
     args = parser.parse_args()
+    shape = (str(args.workers), str(args.threads))
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
@@ -234,9 +239,16 @@ def main() -> int:
             env = {**os.environ, "HOME": str(work / "home")}
 
             bare_port, gate_port = _free_port(), _free_port()
-            processes.append(_start(_BARE_SERVER, str(policy), str(bare_port), env=env))
+            processes.append(_start(_BARE_SERVER, str(policy), str(bare_port), *shape, env=env))
             processes.append(
-                _start(_GATE_SERVER, str(policy), str(work / "gate.db"), str(gate_port), env=env)
+                _start(
+                    _GATE_SERVER,
+                    str(policy),
+                    str(work / "gate.db"),
+                    str(gate_port),
+                    *shape,
+                    env=env,
+                )
             )
             bare_url = f"http://127.0.0.1:{bare_port}/validate"
             gate_url = f"http://127.0.0.1:{gate_port}/validate"
@@ -265,8 +277,8 @@ def main() -> int:
         port=0,
         tls_cert=None,
         tls_key=None,
-        workers=None,
-        threads=None,
+        workers=args.workers or None,
+        threads=args.threads or None,
     )
     print(
         f"wrk -t1: {args.connections} connections, {args.duration} s, one-container Pod review; "
