@@ -19,6 +19,7 @@ from typing import NoReturn
 from gate import __version__
 from gate.check import CheckOptions, Gate
 from gate.errors import GateError, InputError
+from gate.files import read_input_file
 from gate.oci.client import Platform, RegistryClient, RegistryOptions
 from gate.oci.reference import ImageReference
 from gate.policy.loader import load_policy
@@ -179,19 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_file(path: Path, what: str) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > _MAX_EVIDENCE_BYTES:
-            raise InputError(f"{what} is {size} bytes, larger than the limit", source=str(path))
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError(f"{what} file not found", source=str(path)) from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"{what} is a directory, not a file", source=str(path)) from exc
-    except PermissionError as exc:
-        raise InputError(
-            f"{what} file is not readable (permission denied)", source=str(path)
-        ) from exc
+    return read_input_file(path, what, limit=_MAX_EVIDENCE_BYTES)
 
 
 def _password(*, confirm: bool) -> bytes:

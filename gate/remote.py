@@ -17,6 +17,7 @@ from typing import Any, Literal, TextIO
 
 from gate.api_client import ApiClient
 from gate.errors import InputError
+from gate.files import read_input_file
 from gate.oci.client import RegistryClient
 from gate.oci.reference import ImageReference
 from gate.policy.verdict import Verdict
@@ -174,24 +175,7 @@ def evidence_push(
 
 
 def _read_evidence(path: Path, what: str) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > MAX_EVIDENCE_BYTES:
-            raise InputError(
-                f"{what} is {size} bytes, more than the server accepts ({MAX_EVIDENCE_BYTES})",
-                source=str(path),
-            )
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError(f"{what} file not found", source=str(path)) from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"{what} is a directory, not a file", source=str(path)) from exc
-    except PermissionError as exc:
-        raise InputError(
-            f"{what} file is not readable (permission denied)", source=str(path)
-        ) from exc
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror or exc}", source=str(path)) from exc
+    return read_input_file(path, what, limit=MAX_EVIDENCE_BYTES)
 
 
 def record_check(
