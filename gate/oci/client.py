@@ -261,19 +261,10 @@ class RegistryClient:
         target = f"/v2/{repository.repository}/referrers/{digest}"
         if artifact_type:
             target += "?" + urlencode({"artifactType": artifact_type})
-        response = self._exchange(
-            "GET",
-            repository,
-            target,
-            actions="pull",
-            headers={"Accept": OCI_INDEX},
-            max_body=self._options.max_manifest_bytes,
-        )
-        if response.status == 404:
+        fetched = self._get_document(repository, target, OCI_INDEX)
+        if fetched is None:
             return None
-        if response.status != 200:
-            raise self._status_error("GET", repository, target, response)
-        media_type = normalise_media_type(response.headers.get("Content-Type"))
+        response, media_type = fetched
         self._check_manifest_json(repository, target, response.body, media_type)
         if media_type != OCI_INDEX:
             raise BackendError(
@@ -354,19 +345,10 @@ class RegistryClient:
         self, repository: ImageReference, reference: str, expected: Digest | None
     ) -> FetchedManifest | None:
         target = f"/v2/{repository.repository}/manifests/{reference}"
-        response = self._exchange(
-            "GET",
-            repository,
-            target,
-            actions="pull",
-            headers={"Accept": MANIFEST_ACCEPT},
-            max_body=self._options.max_manifest_bytes,
-        )
-        if response.status == 404:
+        fetched = self._get_document(repository, target, MANIFEST_ACCEPT)
+        if fetched is None:
             return None
-        if response.status != 200:
-            raise self._status_error("GET", repository, target, response)
-        media_type = normalise_media_type(response.headers.get("Content-Type"))
+        response, media_type = fetched
         if expected is not None:
             expected.check(response.body, what=f"manifest {repository.name}@{expected}")
             digest = expected
@@ -375,6 +357,24 @@ class RegistryClient:
         self._check_digest_header(repository, "GET", target, response, response.body)
         self._check_manifest_json(repository, target, response.body, media_type)
         return FetchedManifest(digest=digest, media_type=media_type, data=response.body)
+
+    def _get_document(
+        self, repository: ImageReference, target: str, accept: str
+    ) -> tuple[HttpResponse, str] | None:
+        """GET a manifest-sized JSON document: the answer and its media type; None on 404."""
+        response = self._exchange(
+            "GET",
+            repository,
+            target,
+            actions="pull",
+            headers={"Accept": accept},
+            max_body=self._options.max_manifest_bytes,
+        )
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise self._status_error("GET", repository, target, response)
+        return response, normalise_media_type(response.headers.get("Content-Type"))
 
     def _check_manifest_json(
         self, repository: ImageReference, target: str, body: bytes, media_type: str
