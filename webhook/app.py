@@ -5,18 +5,14 @@ caches, store, thread pool on first use) and nothing at import time, so
 ``gunicorn 'webhook.app:create_app()'`` configures itself from ``GATE_*``
 variables and tests can build several apps in one process.
 
-``POST /validate`` never answers 500 to bad input: a body that is not a
-usable AdmissionReview is a 400 with the reason, or, when the request's
-``uid`` could be read, a well-formed AdmissionReview that denies with it.
+``POST /validate`` is ``webhook.validate`` (served in front of Flask's
+dispatch); the probes, metrics and the verdict API are Flask routes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,24 +20,20 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gate.clock import Clock, system_clock
-from gate.errors import GateError, InputError
+from gate.errors import GateError
 from gate.oci.client import RegistryClient
-from gate.policy.verdict import Decision
-from gate.store.model import CheckRecord, NewVerdict, VerdictQuery, VerdictSource, VerdictStore
-from webhook.admission import AdmissionRequest, ReviewError, parse_review, review_response
+from gate.store.model import VerdictQuery, VerdictStore
 from webhook.api import create_api_blueprint
-from webhook.checker import AdmissionChecker, ImageOutcome
+from webhook.checker import AdmissionChecker
 from webhook.metrics import CONTENT_TYPE_LATEST, Metrics
 from webhook.policy_holder import PolicyHolder
 from webhook.recorder import VerdictRecorder
 from webhook.settings import Settings
 from webhook.tokens import TokenSet, load_tokens
-from webhook.workloads import container_images
+from webhook.validate import PATH as VALIDATE_PATH
+from webhook.validate import AdmissionEndpoint, error_body
 
 log = logging.getLogger(__name__)
-
-#: How many denied images a message names before "and N more".
-_MESSAGE_IMAGES = 3
 
 
 @dataclass
@@ -134,49 +126,30 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["gate"] = state
     app.register_blueprint(create_api_blueprint(store, tokens, clock=clock))
-    _register_routes(app, state, clock)
+    endpoint = AdmissionEndpoint(
+        holder,
+        checker,
+        recorder,
+        metrics,
+        max_body_bytes=settings.max_body_bytes,
+        clock=clock,
+    )
+    _register_routes(app, state, endpoint)
+    # Flask's documented way to wrap the app in WSGI middleware.
+    app.wsgi_app = endpoint.wsgi(app.wsgi_app)  # type: ignore[method-assign,assignment]
     holder.ensure_watching()
     return app
 
 
-def _register_routes(app: Flask, state: WebhookState, clock: Clock) -> None:
+def _register_routes(app: Flask, state: WebhookState, endpoint: AdmissionEndpoint) -> None:
     metrics = state.metrics
 
-    @app.post("/validate")
-    def validate() -> Response | tuple[Response, int]:
-        started = time.monotonic()
-        state.holder.ensure_watching()
-        try:
-            body = request.get_data(cache=False)
-            if len(body) > state.settings.max_body_bytes:
-                raise RequestEntityTooLarge()
-            review = parse_review(body)
-        except ReviewError as exc:
-            metrics.bad_requests.inc()
-            if exc.uid is None:
-                return _json_error(400, f"bad AdmissionReview: {exc.reason}")
-            metrics.admission("deny").inc()
-            answer = review_response(
-                exc.uid,
-                allowed=False,
-                code=400,
-                message=f"gate: bad AdmissionReview: {exc.reason}",
-            )
-            return _review_answer(answer)
-        try:
-            answer = _admit(state, review, started, clock)
-        except Exception as exc:
-            # A bug must not turn into an allow or a 500 the API server retries on.
-            log.exception("admission %s failed", review.uid)
-            metrics.admission("deny").inc()
-            answer = review_response(
-                review.uid,
-                allowed=False,
-                code=500,
-                message=f"gate: internal error, denied (fail closed): {type(exc).__name__}",
-            )
-        metrics.latency.observe(time.monotonic() - started)
-        return _review_answer(answer)
+    @app.post(VALIDATE_PATH)
+    def validate() -> Response:
+        # Served by ``endpoint.wsgi`` in front of Flask; this route answers when
+        # the app is driven through ``app.wsgi_app``'s original (and for 405s).
+        status, body = endpoint.answer(request.get_data(cache=False))
+        return Response(body, status=status, mimetype="application/json")
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -212,9 +185,8 @@ def _register_routes(app: Flask, state: WebhookState, clock: Clock) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
-        metrics.bad_requests.inc()
-        limit = state.settings.max_body_bytes
-        return _json_error(413, f"request body larger than {limit} bytes")
+        status, body = endpoint.too_large()
+        return Response(body, mimetype="application/json"), status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
@@ -226,100 +198,5 @@ def _register_routes(app: Flask, state: WebhookState, clock: Clock) -> None:
         return _json_error(500, f"internal error: {type(exc).__name__}")
 
 
-def _review_answer(answer: dict[str, Any]) -> Response:
-    # Serialised directly: ``jsonify`` sorts keys and goes through the app's
-    # JSON provider, which costs more than the answer is worth on this path.
-    return Response(json.dumps(answer, separators=(",", ":")), mimetype="application/json")
-
-
 def _json_error(code: int, reason: str) -> tuple[Response, int]:
-    return jsonify({"error": " ".join(reason.split())}), code
-
-
-def _admit(
-    state: WebhookState, review: AdmissionRequest, started: float, clock: Clock
-) -> dict[str, Any]:
-    """Decide one parsed request and queue its verdicts for recording."""
-    metrics = state.metrics
-    try:
-        images = container_images(review)
-    except InputError as exc:
-        metrics.bad_requests.inc()
-        metrics.admission("deny").inc()
-        return review_response(
-            review.uid,
-            allowed=False,
-            message=f"gate: cannot tell which images {review.kind.kind} would run: {exc}",
-        )
-    if images is None:
-        metrics.admission("skipped").inc()
-        return review_response(review.uid, allowed=True)
-    gate = state.checker.gate()
-    policy = gate.policy
-    outcomes = state.checker.check(gate, images, review.namespace, started)
-    for outcome in outcomes:
-        metrics.image_decision(outcome.verdict.decision.value).inc()
-    decision = Decision.worst(tuple(o.verdict.decision for o in outcomes))
-    metrics.admission(decision.value).inc()
-    if not review.dry_run:
-        decided_at = clock()
-        state.recorder.submit(
-            [
-                NewVerdict(
-                    time=decided_at,
-                    source=VerdictSource.ADMISSION,
-                    reference=o.verdict.reference,
-                    digest=o.verdict.digest,
-                    decision=o.verdict.decision.value,
-                    mode=o.verdict.mode,
-                    policy_name=policy.name,
-                    policy_digest=str(policy.digest),
-                    rule=o.verdict.rule,
-                    reason=o.verdict.reason,
-                    checks=tuple(
-                        CheckRecord(c.check, c.outcome.value, c.reason, c.details)
-                        for c in o.verdict.checks
-                    ),
-                    namespace=review.namespace,
-                    workload_kind=review.kind.kind,
-                    workload_name=review.workload_name,
-                    user=review.username,
-                    duration_ms=o.duration_ms,
-                    decided=o.decided,
-                )
-                for o in outcomes
-            ]
-        )
-    warnings = [
-        f"gate: image {o.image}{_containers(o)}: {o.verdict.reason}"
-        for o in outcomes
-        if o.verdict.decision is Decision.WARN
-    ]
-    if decision is Decision.DENY:
-        return review_response(
-            review.uid,
-            allowed=False,
-            message=deny_message(policy.name, outcomes),
-            warnings=warnings,
-        )
-    return review_response(review.uid, allowed=True, warnings=warnings)
-
-
-def _containers(outcome: ImageOutcome) -> str:
-    names = [c.container for c in outcome.containers]
-    label = "container" if len(names) == 1 else "containers"
-    return f" ({label} {', '.join(names)})"
-
-
-def deny_message(policy_name: str, outcomes: Sequence[ImageOutcome]) -> str:
-    """What ``kubectl apply`` shows: each denied image, its rule and reason, on one line.
-
-    E.g. ``gate policy 'prod' denied image reg/app:1 (container app): rule
-    'signed' denies: signatures: no cosign signatures found (sha256-....sig)``.
-    """
-    denied = [o for o in outcomes if o.verdict.decision is Decision.DENY]
-    parts = [f"image {o.image}{_containers(o)}: {o.verdict.reason}" for o in denied]
-    shown = "; ".join(parts[:_MESSAGE_IMAGES])
-    more = len(parts) - _MESSAGE_IMAGES
-    tail = f"; and {more} more denied image(s)" if more > 0 else ""
-    return f"gate policy '{policy_name}' denied {shown}{tail}"
+    return Response(error_body(reason), mimetype="application/json"), code

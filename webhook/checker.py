@@ -19,8 +19,9 @@ webhook adds is around it:
   and verification results are all cached (and whose rule reads no stored
   evidence) is decided in the request thread, because nothing in its check
   can wait on I/O; the hop through the pool would cost more than the check.
-  Anything that may need the registry or the store still goes through the
-  pool and the deadline.
+  Such a decision is reused for the same image, namespace and policy for
+  ``DECISION_TTL`` (one second). Anything that may need the registry or the
+  store still goes through the pool and the deadline.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ V = TypeVar("V")
 
 #: How long "this digest has no valid signature" is remembered.
 UNSIGNED_TTL = 5.0
+
+#: How long a fast-path decision (every input already cached) is reused for the
+#: same image, namespace and policy. Under load one image is admitted many times
+#: a second; re-running the policy for each answer would add nothing but latency.
+#: A time-bound input (an exception's expiry, a cache entry's end) is therefore
+#: seen at most this late.
+DECISION_TTL = 1.0
 
 
 class TtlCache(Generic[K, V]):
@@ -102,6 +110,17 @@ class TtlCache(Generic[K, V]):
 
 
 _VerificationKey = tuple[str, str, str, str, tuple[str, ...], str]
+#: (policy digest, image as written, namespace)
+_DecisionKey = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True)
+class _FastDecision:
+    """A decision of the fast path and the cache hits it was made from."""
+
+    verdict: ImageVerdict
+    error: GateError | None
+    hits: tuple[str, ...]
 
 
 class _NotCached(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -345,6 +364,9 @@ class AdmissionChecker:
         )
         self._resolver = CachedResolver(registry, self._manifests, metrics)
         self._evidence = StoreEvidence(store, self._documents)
+        self._decisions: TtlCache[_DecisionKey, _FastDecision] = TtlCache(
+            min(DECISION_TTL, cache_ttl), cache_size
+        )
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -421,24 +443,32 @@ class AdmissionChecker:
         ends = started + self._deadline - margin
         done: dict[str, ImageOutcome] = {}
         if time.monotonic() < ends:
+            policy_digest = str(gate.policy.digest)
             hits = _Hits()
-            cached_gate = self._cache_only_gate(gate, hits)
+            cached_gate: Gate | None = None
             for text, containers in by_image.items():
-                hits.names.clear()
-                try:
-                    verdict, error = cached_gate.check_image(text, options, now)
-                except _NotCached:
-                    continue
-                except Exception as exc:
-                    # A bug must deny the image, as it does in the pool.
-                    done[text] = self._internal_error(
-                        gate, text, containers, namespace, exc=exc, started=started
-                    )
-                    continue
-                for name in hits.names:
+                key: _DecisionKey = (policy_digest, text, namespace)
+                fast = self._decisions.get(key)
+                if fast is None:
+                    if cached_gate is None:
+                        cached_gate = self._cache_only_gate(gate, hits)
+                    hits.names.clear()
+                    try:
+                        verdict, error = cached_gate.check_image(text, options, now)
+                    except _NotCached:
+                        continue
+                    except Exception as exc:
+                        # A bug must deny the image, as it does in the pool.
+                        done[text] = self._internal_error(
+                            gate, text, containers, namespace, exc=exc, started=started
+                        )
+                        continue
+                    fast = _FastDecision(verdict, error, tuple(hits.names))
+                    self._decisions.put(key, fast)
+                for name in fast.hits:
                     self._metrics.cache_hit(name).inc()
                 elapsed = (time.monotonic() - started) * 1000
-                done[text] = self._outcome(text, containers, verdict, error, elapsed)
+                done[text] = self._outcome(text, containers, fast.verdict, fast.error, elapsed)
         if len(done) < len(by_image):
             pool = self._executor()
             futures: dict[str, Future[tuple[ImageVerdict, GateError | None, float]]] = {

@@ -37,6 +37,7 @@ from tests.integration.registry_server import RunningRegistry
 from tests.support.images import build_image, push_image
 from tests.unit.webhook.reviews import add_containers, admission_review, kubectl_create, kubectl_pod
 from webhook.app import create_app, state_of
+from webhook.checker import DECISION_TTL, TtlCache
 from webhook.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -385,6 +386,49 @@ def test_fully_cached_images_are_decided_without_the_pool(
     assert 'gate_verification_cache_hits_total{cache="manifest"} 3.0' in metrics
     assert 'gate_verification_cache_misses_total{cache="signature"} 2.0' in metrics
     assert 'gate_verification_cache_hits_total{cache="signature"} 3.0' in metrics
+
+
+def test_fast_path_decisions_are_reused_briefly_per_image_namespace_and_policy(
+    make_app: AppFactory, images: Images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    client = app.test_client()
+    state = state_of(app)
+    checker = state.checker
+    now = [0.0]
+    monkeypatch.setattr(checker, "_decisions", TtlCache(DECISION_TTL, 16, clock=lambda: now[0]))
+    evaluations: list[int] = []
+    cache_only_gate = checker._cache_only_gate  # counting policy evaluations is the point
+
+    def counting(gate: Any, hits: Any) -> Any:
+        evaluations.append(1)
+        return cache_only_gate(gate, hits)
+
+    monkeypatch.setattr(checker, "_cache_only_gate", counting)
+    pinned = f"{images.host}/hook/cached@{images.digests['cached']}"
+
+    def admit(name: str, namespace: str = "team-a") -> dict[str, Any]:
+        return _post(client, admission_review(kubectl_pod(name, pinned), namespace=namespace))
+
+    assert admit("warm")["allowed"] is True  # fills the manifest and signature caches
+    evaluations.clear()
+    assert admit("a")["allowed"] is True
+    assert admit("b")["allowed"] is True
+    assert len(evaluations) == 1, "the second admission reuses the first decision"
+    assert admit("c", namespace="other")["allowed"] is True
+    assert len(evaluations) == 2, "another namespace is decided afresh"
+    now[0] += DECISION_TTL
+    assert admit("d")["allowed"] is True
+    assert len(evaluations) == 3, "a decision is reused for DECISION_TTL only"
+    state.settings.policy.write_text(DENY_ALL, encoding="utf-8")
+    assert state.holder.check_now()
+    assert admit("e")["allowed"] is False, "a new policy is never answered from the old one"
+    page = _recorded(app, digest=str(images.digests["cached"]))
+    assert {v.workload_name for v in page.items} == {"warm", "a", "b", "c", "d", "e"}
+    by_name = {v.workload_name: v for v in page.items}
+    assert by_name["b"].checks == by_name["a"].checks
+    assert by_name["c"].namespace == "other"
+    assert by_name["e"].policy_name == "lockdown"
 
 
 def test_a_moved_tag_is_seen_despite_the_cache(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Response
 
 from tests.unit.webhook.reviews import admission_review, kubectl_create
 from webhook.app import create_app, state_of
@@ -134,3 +137,41 @@ def test_bad_requests_are_counted(client: FlaskClient) -> None:
     client.post("/validate", data=b"nope")
     text = client.get("/metrics").get_data(as_text=True)
     assert "gate_admission_bad_requests_total 1.0" in text
+
+
+def test_declared_oversized_bodies_are_413_before_reading(app: Flask) -> None:
+    environ = EnvironBuilder(path="/validate", method="POST", data=b"{}").get_environ()
+    environ["CONTENT_LENGTH"] = str(10**9)
+    response = Response.from_app(app.wsgi_app, environ)
+    assert response.status_code == 413
+    assert json.loads(response.get_data()) == {"error": "request body larger than 65536 bytes"}
+
+
+def test_the_flask_route_answers_as_the_front_endpoint(app: Flask) -> None:
+    review = admission_review(kubectl_create("job", "j", "reg.example/app:1"), uid="u-7")
+    front = app.test_client().post("/validate", json=review)
+    # The route behind the front endpoint, reached through Flask's own dispatch.
+    app.wsgi_app = functools.partial(Flask.wsgi_app, app)  # type: ignore[method-assign]
+    behind = app.test_client().post("/validate", json=review)
+    assert front.status_code == behind.status_code == 200
+    assert front.get_json() == behind.get_json()
+    assert front.get_json()["response"]["allowed"] is False
+    assert front.headers["Content-Type"] == behind.headers["Content-Type"] == "application/json"
+
+
+def test_other_methods_and_paths_near_validate_go_to_flask(client: FlaskClient) -> None:
+    assert client.put("/validate", data=b"{}").status_code == 405
+    assert client.post("/validate/", data=b"{}").status_code in {404, 308}
+    assert client.post("/validatex", data=b"{}").get_json()["error"]
+
+
+def test_an_unexpected_failure_is_a_json_500(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(body: bytes) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("webhook.validate.parse_review", broken)
+    response = client.post("/validate", data=b"{}")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal error: RuntimeError"}
