@@ -17,7 +17,7 @@ from gate.errors import GateError
 from gate.oci.client import Platform, RegistryClient
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
-from gate.oci.source import ManifestSource, ResolvedImage
+from gate.oci.source import ResolvedImage
 from gate.policy.evaluate import evaluate
 from gate.policy.evidence import ImageEvidence
 from gate.policy.model import Policy, Rule
@@ -27,10 +27,25 @@ from gate.sbom.component import Sbom
 from gate.scanners.finding import ScanReport
 from gate.signatures.cosign import CosignVerifier
 from gate.signatures.evidence import AuthorityResult, SignatureVerifier
+from gate.signatures.notary.server import NotaryServers
+from gate.signatures.notary.verifier import NotaryVerifier
 from gate.signatures.trust import TrustAuthority
 
-#: Signature kinds by name; each builds a verifier over the registry interface.
-VERIFIER_KINDS: Mapping[str, type[CosignVerifier]] = {"cosign": CosignVerifier}
+
+def default_verifiers(registry: RegistryClient, clock: Clock) -> dict[str, SignatureVerifier]:
+    """One verifier per signature kind, over ``registry`` (and its TLS and timeout settings)."""
+    options = registry.options
+    servers = NotaryServers(
+        cert_dirs=registry.cert_dirs,
+        timeout=options.timeout,
+        deadline=options.deadline,
+        user_agent=options.user_agent,
+    )
+    return {
+        "cosign": CosignVerifier(registry),
+        "notaryV1": NotaryVerifier(servers, clock=clock),
+    }
+
 
 #: Pins a reference to a digest (default: ``RegistryClient.resolve``). The webhook
 #: passes one that answers a digest it has already fetched from its cache.
@@ -98,10 +113,9 @@ class Gate:
         self._scans = tuple(scans)
         self._sboms = tuple(sboms)
         self._clock = clock
-        source: ManifestSource = registry
-        self._verifiers: Mapping[str, SignatureVerifier] = verifiers or {
-            kind: factory(source) for kind, factory in VERIFIER_KINDS.items()
-        }
+        self._verifiers: Mapping[str, SignatureVerifier] = verifiers or default_verifiers(
+            registry, clock
+        )
 
     def _verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
         """Every kind of the authority's trust material against the image digest.
@@ -112,7 +126,14 @@ class Gate:
         """
         results: list[AuthorityResult] = []
         for kind in authority.kinds:
-            verifier = self._verifiers[kind]
+            verifier = self._verifiers.get(kind)
+            if verifier is None:
+                results.append(
+                    AuthorityResult(
+                        authority.name, error=f"{kind} signatures cannot be checked here"
+                    )
+                )
+                continue
             result = verifier.verify(image, authority)
             if not result.satisfied and image.platform_digest is not None:
                 platform = verifier.verify(replace(image, digest=image.platform_digest), authority)

@@ -8,12 +8,14 @@
 #   postgresql       (the verdict store's integration tests start a throw-away server)
 #   wrk              (the webhook benchmark's load generator)
 #   openssl          (deploy/make-certs.sh)
+#   notary           (notary-server, notary-signer and the notary client: the Docker Content
+#                     Trust integration tests sign with the real client against a real server)
 #   kubernetes-client (kubectl, only when no kubectl is on the PATH: the admission tests
 #                     build their objects with `kubectl create --dry-run=client`)
 # Idempotent: installs only what is missing, and runs `apt-get update` only then.
 set -euo pipefail
 
-packages=(docker-registry skopeo umoci ca-certificates python3-venv postgresql wrk openssl)
+packages=(docker-registry skopeo umoci ca-certificates python3-venv postgresql wrk openssl notary)
 if ! command -v kubectl >/dev/null; then
   packages+=(kubernetes-client)
 fi

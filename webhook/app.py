@@ -106,6 +106,7 @@ def create_app(
         metrics,
         deadline=settings.admission_deadline,
         cache_ttl=settings.cache_ttl,
+        tag_cache_ttl=settings.tag_cache_ttl,
         cache_size=settings.cache_size,
         threads=settings.check_threads,
         clock=clock,

@@ -3,12 +3,15 @@
 The same ``gate.check.Gate`` as ``gate check`` decides each image; what the
 webhook adds is around it:
 
-- a manifest cache keyed by (repository, digest): a tag is still resolved on
-  every request with one HEAD (so a moved tag is seen), but a digest fetched
-  before needs no manifest GET;
+- a manifest cache keyed by (repository, digest): a digest fetched before
+  needs no manifest GET; a tag is resolved with one HEAD, whose answer is
+  reused for ``tag_cache_ttl`` (one second by default, 0 for a HEAD on every
+  admission), so a moved tag is seen at most that late (plus the one-second
+  reuse of fast-path decisions below);
 - a verification cache keyed by (signature kind, repository, digest, trust
-  authority and its keys, policy digest): a digest verified before needs no
-  signature request until the TTL runs out (a digest that was not signed is
+  authority and its trust material, policy digest; for Notary also the
+  tag): a digest verified before needs no signature request until the TTL
+  runs out (a digest that was not signed is
   kept only briefly, so a fresh signature is seen quickly; a registry error
   is never kept);
 - scan reports and SBOMs pushed to the verdict store for the digest;
@@ -50,6 +53,8 @@ from gate.scanners.finding import ScanReport
 from gate.scanners.load import load_scan_report
 from gate.signatures.cosign import CosignVerifier
 from gate.signatures.evidence import AuthorityResult, SignatureVerifier
+from gate.signatures.notary.server import NotaryServers
+from gate.signatures.notary.verifier import NotaryVerifier
 from gate.signatures.trust import TrustAuthority
 from gate.store.model import EvidenceKind, VerdictStore
 from webhook.metrics import Metrics
@@ -138,6 +143,25 @@ class _Hits:
         self.names: list[str] = []
 
 
+def _trust_material(kind: str, authority: TrustAuthority, image: ResolvedImage) -> tuple[str, ...]:
+    """What a cached result depends on besides the digest: the trust material itself.
+
+    Key fingerprints (a key file replaced under an unchanged policy file must
+    not reuse the old key's results); for Notary also the tag, because trust
+    data vouches for a tag -> digest pair, not for the digest under any tag.
+    """
+    if kind == "notaryV1" and authority.notary is not None:
+        notary = authority.notary
+        return (
+            *notary.root_fingerprints,
+            notary.server,
+            notary.gun(image.reference),
+            *notary.delegations,
+            f"tag={image.reference.tag or ''}",
+        )
+    return tuple(sorted(k.fingerprint for k in authority.cosign_keys))
+
+
 class CachingVerifier:
     """A ``SignatureVerifier`` that remembers results per (digest, authority, policy)."""
 
@@ -160,15 +184,12 @@ class CachingVerifier:
 
     def verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
         """The cached result for this digest and authority, or a fresh verification."""
-        # The key fingerprints name the trust material itself: a key file replaced
-        # under an unchanged policy file must not reuse the old key's results.
-        keys = tuple(sorted(k.fingerprint for k in authority.cosign_keys))
         key: _VerificationKey = (
             self._kind,
             image.reference.name,
             str(image.digest),
             authority.name,
-            keys,
+            _trust_material(self._kind, authority, image),
             self._policy_digest,
         )
         cached = self._cache.get(key)
@@ -199,10 +220,13 @@ class CachedResolver:
         registry: RegistryClient,
         cache: TtlCache[tuple[str, str], ResolvedImage],
         metrics: Metrics,
+        *,
+        tags: TtlCache[tuple[str, str], Digest] | None = None,
     ) -> None:
         self._registry = registry
         self._cache = cache
         self._metrics = metrics
+        self._tags = tags
 
     def __call__(self, reference: ImageReference, platform: Platform | None) -> ResolvedImage:
         """The resolved image for ``reference`` (``gate.check.ImageResolver``)."""
@@ -217,13 +241,20 @@ class CachedResolver:
             return self._registry.resolve(reference, platform)
         digest = reference.digest
         if digest is None:
-            digest = self._registry.head_digest(reference)
+            tag_key = (reference.name, reference.tag or "latest")
+            digest = None if self._tags is None else self._tags.get(tag_key)
+            if digest is None:
+                digest = self._registry.head_digest(reference)
             if digest is None:
                 # No Docker-Content-Digest: resolve the tag with a GET, then cache by digest.
                 self._metrics.cache_miss("manifest").inc()
                 resolved = self._registry.resolve(reference)
                 self._cache.put((reference.name, str(resolved.digest)), resolved)
+                if self._tags is not None:
+                    self._tags.put(tag_key, resolved.digest)
                 return resolved
+            if self._tags is not None:
+                self._tags.put(tag_key, digest)
         key = (reference.name, str(digest))
         pinned = reference.with_digest(digest)
         cached = self._cache.get(key)
@@ -237,19 +268,30 @@ class CachedResolver:
 
 
 class _CacheOnlyResolver:
-    """``CachedResolver`` without I/O: a reference pinned by digest whose manifest is cached.
-
-    A tag must be resolved (a HEAD) on every request so a moved tag is seen,
-    so it is never answered here.
+    """``CachedResolver`` without I/O: a digest (given, or a tag's from the tag cache) whose
+    manifest is cached. A tag whose HEAD answer has expired needs the registry again.
     """
 
-    def __init__(self, cache: TtlCache[tuple[str, str], ResolvedImage], hits: _Hits) -> None:
+    def __init__(
+        self,
+        cache: TtlCache[tuple[str, str], ResolvedImage],
+        hits: _Hits,
+        *,
+        tags: TtlCache[tuple[str, str], Digest] | None = None,
+    ) -> None:
         self._cache = cache
         self._hits = hits
+        self._tags = tags
 
     def __call__(self, reference: ImageReference, platform: Platform | None) -> ResolvedImage:
+        if platform is not None:
+            raise _NotCached(str(reference))
         digest = reference.digest
-        if platform is not None or digest is None:
+        if digest is None and self._tags is not None:
+            digest = self._tags.get((reference.name, reference.tag or "latest"))
+            if digest is not None:
+                reference = reference.with_digest(digest)
+        if digest is None:
             raise _NotCached(str(reference))
         cached = self._cache.get((reference.name, str(digest)))
         if cached is None:
@@ -346,6 +388,7 @@ class AdmissionChecker:
         deadline: float,
         cache_ttl: float,
         cache_size: int,
+        tag_cache_ttl: float = 0.0,
         threads: int,
         clock: Clock = system_clock,
     ) -> None:
@@ -358,11 +401,24 @@ class AdmissionChecker:
             cache_ttl, cache_size
         )
         self._manifests: TtlCache[tuple[str, str], ResolvedImage] = TtlCache(cache_ttl, cache_size)
+        self._tags: TtlCache[tuple[str, str], Digest] = TtlCache(
+            min(tag_cache_ttl, cache_ttl), cache_size
+        )
         self._documents: TtlCache[str, ScanReport | Sbom] = TtlCache(cache_ttl, 256)
         self._cosign = CosignVerifier(
             registry, cache_size=cache_size, cache_ttl=cache_ttl, failure_ttl=UNSIGNED_TTL
         )
-        self._resolver = CachedResolver(registry, self._manifests, metrics)
+        options = registry.options
+        self._notary_servers = NotaryServers(
+            cert_dirs=registry.cert_dirs,
+            timeout=options.timeout,
+            deadline=options.deadline,
+            user_agent=options.user_agent,
+        )
+        self._notary = NotaryVerifier(
+            self._notary_servers, clock=clock, cache_trust_data=cache_ttl > 0
+        )
+        self._resolver = CachedResolver(registry, self._manifests, metrics, tags=self._tags)
         self._evidence = StoreEvidence(store, self._documents)
         self._decisions: TtlCache[_DecisionKey, _FastDecision] = TtlCache(
             min(DECISION_TTL, cache_ttl), cache_size
@@ -388,35 +444,34 @@ class AdmissionChecker:
     def gate(self) -> Gate:
         """A ``Gate`` over the policy in force, the shared caches and the stored evidence."""
         policy = self._holder.policy
-        verifier = CachingVerifier(
-            self._cosign, "cosign", self._signatures, str(policy.digest), self._metrics
-        )
         return Gate(
             policy,
             self._registry,
             clock=self._clock,
-            verifiers={"cosign": verifier},
+            verifiers=self._verifiers(str(policy.digest), None),
             resolver=self._resolver,
             evidence=self._evidence,
         )
 
+    def _verifiers(self, policy_digest: str, hits: _Hits | None) -> dict[str, SignatureVerifier]:
+        """Each signature kind behind the verification cache (cache-only when ``hits`` is set)."""
+        inner: dict[str, SignatureVerifier] = {"cosign": self._cosign, "notaryV1": self._notary}
+        return {
+            kind: CachingVerifier(
+                verifier, kind, self._signatures, policy_digest, self._metrics, cache_only=hits
+            )
+            for kind, verifier in inner.items()
+        }
+
     def _cache_only_gate(self, gate: Gate, hits: _Hits) -> Gate:
         """A ``Gate`` over ``gate``'s policy that raises ``_NotCached`` instead of doing I/O."""
         policy = gate.policy
-        verifier = CachingVerifier(
-            self._cosign,
-            "cosign",
-            self._signatures,
-            str(policy.digest),
-            self._metrics,
-            cache_only=hits,
-        )
         return Gate(
             policy,
             self._registry,
             clock=self._clock,
-            verifiers={"cosign": verifier},
-            resolver=_CacheOnlyResolver(self._manifests, hits),
+            verifiers=self._verifiers(str(policy.digest), hits),
+            resolver=_CacheOnlyResolver(self._manifests, hits, tags=self._tags),
             evidence=_no_stored_evidence,
         )
 
@@ -551,8 +606,9 @@ class AdmissionChecker:
         return verdict, error, (time.monotonic() - started) * 1000
 
     def close(self) -> None:
-        """Stop the thread pool (running checks finish in the background)."""
+        """Stop the thread pool (running checks finish in the background); close Notary links."""
         with self._pool_lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+        self._notary_servers.close()

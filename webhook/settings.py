@@ -50,9 +50,13 @@ class Settings:
     ``admission_deadline`` bounds a whole ``/validate`` answer; registry
     requests get timeouts derived from it (``registry_options``), so a slow
     registry turns into a deny in time rather than a webhook timeout.
-    ``cache_ttl`` is how long a verified (digest, authority, policy) result
-    and a fetched manifest are reused; ``policy_reload_interval`` how often
-    the policy file is stat'ed (0 disables the watcher).
+    ``cache_ttl`` is how long a verified (digest, authority, policy) result,
+    a fetched manifest and Notary trust data are reused (0: not at all, every
+    admission asks the registry and the Notary server afresh);
+    ``tag_cache_ttl`` how long a tag's digest (from a HEAD) is reused, so a
+    moved tag is seen at most that late (0: a HEAD for every admission);
+    ``policy_reload_interval`` how often the policy file is stat'ed (0
+    disables the watcher).
     """
 
     policy: Path
@@ -64,6 +68,7 @@ class Settings:
     insecure_registries: frozenset[str] = frozenset()
     registry_timeout: float = 5.0
     cache_ttl: float = 300.0
+    tag_cache_ttl: float = 1.0
     cache_size: int = 4096
     policy_reload_interval: float = 2.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -84,9 +89,15 @@ class Settings:
                 "registry timeout must be a positive number of seconds",
                 source="GATE_REGISTRY_TIMEOUT",
             )
-        if not _finite_positive(self.cache_ttl):
+        if not (_finite_positive(self.cache_ttl) or self.cache_ttl == 0):
             raise InputError(
-                "cache TTL must be a positive number of seconds", source="GATE_CACHE_TTL"
+                "cache TTL must be 0 (no caching) or a positive number of seconds",
+                source="GATE_CACHE_TTL",
+            )
+        if not (_finite_positive(self.tag_cache_ttl) or self.tag_cache_ttl == 0):
+            raise InputError(
+                "tag cache TTL must be 0 (resolve every time) or a positive number of seconds",
+                source="GATE_TAG_CACHE_TTL",
             )
         if not (isinstance(self.policy_reload_interval, int | float)) or not (
             math.isfinite(self.policy_reload_interval) and self.policy_reload_interval >= 0
@@ -170,6 +181,7 @@ class Settings:
             insecure_registries=insecure,
             registry_timeout=number("GATE_REGISTRY_TIMEOUT", 5.0),
             cache_ttl=number("GATE_CACHE_TTL", 300.0),
+            tag_cache_ttl=number("GATE_TAG_CACHE_TTL", 1.0),
             cache_size=whole("GATE_CACHE_SIZE", 4096),
             policy_reload_interval=number("GATE_POLICY_RELOAD_INTERVAL", 2.0),
             max_body_bytes=whole("GATE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),

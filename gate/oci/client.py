@@ -123,6 +123,7 @@ class RegistryClient:
             cert_dirs = DEFAULT_CERT_DIRS
         authfile_path = find_authfile(options.authfile, environ, home)
         self._authfile = AuthFile.load(authfile_path) if authfile_path is not None else None
+        self._cert_dirs = cert_dirs
         self._transport = Transport(
             cert_dirs=cert_dirs,
             insecure_registries=options.insecure_registries,
@@ -132,6 +133,16 @@ class RegistryClient:
             proxies=proxies_from_environment(os.environ if environ is None else environ),
         )
         self._auth = Authenticator(self._transport, self._authfile, clock=clock)
+
+    @property
+    def options(self) -> RegistryOptions:
+        """The options this client was made with."""
+        return self._options
+
+    @property
+    def cert_dirs(self) -> tuple[Path, ...]:
+        """The certs.d directories TLS trust is read from."""
+        return self._cert_dirs
 
     @property
     def authfile(self) -> Path | None:

@@ -142,14 +142,21 @@ def proxies_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return proxies
 
 
-def load_tls_context(host: str, cert_dirs: Sequence[Path]) -> ssl.SSLContext:
-    """A verifying TLS context for ``host``: the system CAs plus ``<dir>/<host>/`` of each dir.
+def load_tls_context(
+    host: str, cert_dirs: Sequence[Path], ca_files: Sequence[Path] = ()
+) -> ssl.SSLContext:
+    """A verifying TLS context for ``host``: the system CAs, ``ca_files`` and ``<dir>/<host>/``.
 
     In each ``<dir>/<host[:port]>/``, ``*.crt`` files are extra CAs and each
     ``X.cert`` needs an ``X.key`` (a client certificate for mutual TLS), the
     layout docker and podman use. A broken file is an ``InputError`` naming it.
     """
     context = ssl.create_default_context()
+    for ca_file in ca_files:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (ssl.SSLError, OSError) as exc:
+            raise InputError(f"not a PEM CA certificate ({exc})", source=str(ca_file)) from exc
     # ``host`` and ``host:443`` are one HTTPS registry (references drop the
     # ``:443``), but a certs.d made for docker may use either spelling.
     names = [host]
@@ -237,8 +244,10 @@ class Transport:
         user_agent: str,
         proxies: Mapping[str, str] | None = None,
         deadline: float | None = None,
+        ca_files: Sequence[Path] = (),
     ) -> None:
         self._cert_dirs = tuple(cert_dirs)
+        self._ca_files = tuple(ca_files)
         entries = tuple(insecure_registries)
         # Spelled as references are (``reg:443`` is ``reg``); an entry written
         # without a port allows every port of its host, one with a port only that.
@@ -402,7 +411,10 @@ class Transport:
             # trust_env would let ~/.netrc inject credentials into any request and
             # REQUESTS_CA_BUNDLE replace the trust store; proxies are handled above.
             session.trust_env = False
-            session.mount("https://", _ContextAdapter(load_tls_context(netloc, self._cert_dirs)))
+            session.mount(
+                "https://",
+                _ContextAdapter(load_tls_context(netloc, self._cert_dirs, self._ca_files)),
+            )
             self._sessions[netloc] = session
             return session
 

@@ -15,14 +15,17 @@ so a rule can never lose its ``signatures`` (say) and run without them.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from gate.errors import InputError
+from gate.errors import GateError, InputError
 from gate.oci.digest import Digest
+from gate.oci.transport import is_loopback
 from gate.policy.diagnostics import Diagnostics
 from gate.policy.duration import parse_duration
 from gate.policy.glob import GlobError, ImageGlob, NamespaceGlob
@@ -50,10 +53,14 @@ from gate.policy.verdict import Decision
 from gate.policy.yamlpos import FieldPath
 from gate.scanners.finding import Severity
 from gate.signatures.keys import PublicKey, load_public_key
+from gate.signatures.notary.authority import DEFAULT_GUN, NotaryTrust, check_gun_template
+from gate.signatures.notary.repository import PinnedRoot, load_pinned_root
 from gate.signatures.trust import TrustAuthority
 
 MAX_KEY_FILE_BYTES = 64 * 1024
 _PEM_PREFIX = "-----BEGIN"
+_DELEGATION_RE = re.compile(r"targets/[^/\s]+(/[^/\s]+)*")
+_NOTARY_FIELDS = frozenset({"server", "rootKeys", "delegations", "caFile", "gun", "offlineGrace"})
 _CHECK_SECTIONS = ("signatures", "vulnerabilities", "sbom")
 _SEVERITY_NAMES = ", ".join(s.name for s in Severity)
 
@@ -205,38 +212,163 @@ class _Builder:
                     keys.append(key)
         elif cosign is not None:
             self.error((*path, "cosign"), f"expected a mapping, got {describe_value(cosign)}")
+        notary: NotaryTrust | None = None
+        if "notaryV1" in raw:
+            listed += 1
+            notary = self.notary(raw["notaryV1"], (*path, "notaryV1"), name)
         if listed == 0:
             self.error(
                 path,
-                f'trust authority "{name}" has no trust material; give cosign.publicKeys',
+                f'trust authority "{name}" has no trust material; give cosign.publicKeys '
+                "or notaryV1",
                 at_key=True,
             )
-        self.trust[name] = TrustAuthority(name=name, cosign_keys=tuple(keys))
+        self.trust[name] = TrustAuthority(name=name, cosign_keys=tuple(keys), notary=notary)
+
+    def notary(self, raw: Any, path: FieldPath, authority: str) -> NotaryTrust | None:
+        if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
+            return None
+        ok = True
+        server = raw.get("server")
+        if not isinstance(server, str):
+            if "server" in raw:
+                self.error((*path, "server"), f"expected a URL, got {describe_value(server)}")
+            else:
+                self.error(path, 'missing required field "server"')
+            ok = False
+        else:
+            reason = _notary_server_problem(server)
+            if reason is not None:
+                self.error((*path, "server"), reason)
+                ok = False
+        roots: list[PinnedRoot] = []
+        roots_path = (*path, "rootKeys")
+        if "rootKeys" not in raw:
+            self.error(path, 'missing required field "rootKeys" (no trust on first use)')
+            ok = False
+        for index, entry in self.strings(raw.get("rootKeys"), roots_path, "root keys"):
+            root = self.pinned_root(entry, (*roots_path, index), authority, index)
+            if root is None:
+                ok = False
+            elif root not in roots:
+                roots.append(root)
+        if "rootKeys" in raw and not roots and ok:
+            self.error(roots_path, "list at least one pinned root key")
+            ok = False
+        delegations: list[str] = []
+        for index, role in self.strings(raw.get("delegations"), (*path, "delegations"), "roles"):
+            if not _DELEGATION_RE.fullmatch(role):
+                self.error(
+                    (*path, "delegations", index),
+                    f'"{role}" is not a delegation role; write targets/<name>, e.g. '
+                    "targets/releases",
+                )
+                ok = False
+            elif role not in delegations:
+                delegations.append(role)
+        ca_file: Path | None = None
+        raw_ca = raw.get("caFile")
+        if raw_ca is not None:
+            if not isinstance(raw_ca, str) or not raw_ca.strip():
+                self.error((*path, "caFile"), f"expected a file path, got {describe_value(raw_ca)}")
+                ok = False
+            else:
+                ca_file = Path(raw_ca)
+                if not ca_file.is_absolute():
+                    ca_file = self.base_dir / ca_file
+                if not ca_file.is_file():
+                    what = "is not a file" if ca_file.exists() else "not found"
+                    self.error((*path, "caFile"), f"CA file {raw_ca} {what} (looked at {ca_file})")
+                    ok = False
+        gun = raw.get("gun", DEFAULT_GUN)
+        if not isinstance(gun, str) or not gun.strip():
+            self.error((*path, "gun"), f"expected a template string, got {describe_value(gun)}")
+            ok = False
+        else:
+            try:
+                check_gun_template(gun)
+            except ValueError as exc:
+                self.error((*path, "gun"), str(exc))
+                ok = False
+        grace: timedelta | None = None
+        raw_grace = raw.get("offlineGrace")
+        if raw_grace is not None:
+            try:
+                if not isinstance(raw_grace, str):
+                    raise ValueError(
+                        f"expected a duration such as 1h, got {describe_value(raw_grace)}"
+                    )
+                grace = parse_duration(raw_grace)
+            except ValueError as exc:
+                self.error((*path, "offlineGrace"), str(exc))
+                ok = False
+        for key in raw:
+            if key not in _NOTARY_FIELDS:
+                self.error(
+                    (*path, key),
+                    f'unknown field "{key}" (expected one of {", ".join(sorted(_NOTARY_FIELDS))})',
+                    at_key=True,
+                )
+                ok = False
+        if not ok or not isinstance(server, str) or not isinstance(gun, str):
+            return None
+        return NotaryTrust(
+            server=server.rstrip("/"),
+            root_keys=tuple(roots),
+            delegations=tuple(delegations),
+            ca_file=ca_file,
+            gun_template=gun,
+            offline_grace=grace,
+        )
+
+    def pinned_root(
+        self, entry: str, path: FieldPath, authority: str, index: int
+    ) -> PinnedRoot | None:
+        pem = self.pem_entry(entry, path, f"{authority} root key {index + 1} (inline)")
+        if pem is None:
+            return None
+        label = (
+            entry
+            if not entry.lstrip().startswith(_PEM_PREFIX)
+            else f"{authority} root key {index + 1} (inline)"
+        )
+        try:
+            return load_pinned_root(pem, label)
+        except GateError as exc:
+            self.error(path, f"{label}: {exc}")
+            return None
+
+    def pem_entry(self, entry: str, path: FieldPath, inline_label: str) -> bytes | None:
+        """The PEM bytes of ``entry``: inline PEM text, or a file relative to the policy."""
+        if entry.lstrip().startswith(_PEM_PREFIX):
+            return entry.encode("utf-8")
+        key_path = Path(entry)
+        if not key_path.is_absolute():
+            key_path = self.base_dir / key_path
+        try:
+            if not key_path.is_file():
+                what = "is not a file" if key_path.exists() else "not found"
+                self.error(path, f"key file {entry} {what} (looked at {key_path})")
+                return None
+            with key_path.open("rb") as handle:
+                pem = handle.read(MAX_KEY_FILE_BYTES + 1)
+        except OSError as exc:
+            self.error(path, f"cannot read key file {entry}: {exc.strerror or exc}")
+            return None
+        if len(pem) > MAX_KEY_FILE_BYTES:
+            self.error(path, f"key file {entry} is larger than {MAX_KEY_FILE_BYTES} bytes")
+            return None
+        return pem
 
     def public_key(
         self, entry: str, path: FieldPath, authority: str, index: int
     ) -> PublicKey | None:
-        if entry.lstrip().startswith(_PEM_PREFIX):
-            label = f"{authority} key {index + 1} (inline)"
-            pem = entry.encode("utf-8")
-        else:
-            label = entry
-            key_path = Path(entry)
-            if not key_path.is_absolute():
-                key_path = self.base_dir / key_path
-            try:
-                if not key_path.is_file():
-                    what = "is not a file" if key_path.exists() else "not found"
-                    self.error(path, f"key file {entry} {what} (looked at {key_path})")
-                    return None
-                with key_path.open("rb") as handle:
-                    pem = handle.read(MAX_KEY_FILE_BYTES + 1)
-            except OSError as exc:
-                self.error(path, f"cannot read key file {entry}: {exc.strerror or exc}")
-                return None
-            if len(pem) > MAX_KEY_FILE_BYTES:
-                self.error(path, f"key file {entry} is larger than {MAX_KEY_FILE_BYTES} bytes")
-                return None
+        inline = f"{authority} key {index + 1} (inline)"
+        pem = self.pem_entry(entry, path, inline)
+        if pem is None:
+            return None
+        label = inline if entry.lstrip().startswith(_PEM_PREFIX) else entry
         try:
             return load_public_key(pem, label=label)
         except InputError as exc:
@@ -374,12 +506,12 @@ class _Builder:
                 return None
             # threshold counts distinct trusted keys, so one authority holding
             # several keys can satisfy a count above the number of authorities.
-            keys = {key.fingerprint for a in authorities for key in a.cosign_keys}
+            keys = {signer for a in authorities for signer in a.possible_signers}
             if needed > len(keys):
                 self.error(
                     (*tpath, "count"),
                     f"threshold count {needed} can never be met: the authorities listed in of "
-                    f"hold {len(keys)} distinct {'key' if len(keys) == 1 else 'keys'}",
+                    f"hold {len(keys)} distinct {'signer' if len(keys) == 1 else 'signers'}",
                 )
                 return None
             return SignatureRequirement(Combinator.THRESHOLD, authorities, needed)
@@ -589,4 +721,16 @@ def _whole_number(value: Any) -> int | None:
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
+    return None
+
+
+def _notary_server_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a Notary server base URL, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return f'"{url}" is not an http(s) URL'
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f'"{url}": give the server\'s base URL only (no path, query or fragment)'
+    if parts.scheme == "http" and not is_loopback(parts.netloc):
+        return f'"{url}": plain http is only allowed to a loopback address; use https'
     return None

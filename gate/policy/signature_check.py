@@ -30,6 +30,7 @@ class _AuthorityState:
     potential: int  # how many distinct signers it could add if its error went away
     signers: dict[str, VerifiedSignature] = field(default_factory=dict)
     rejections: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -40,7 +41,7 @@ def check_signatures(
     if requirement is None:
         return CheckResult(CHECK, Outcome.SKIP, "rule has no signatures section")
     states = [
-        _state(authority.name, len(authority.cosign_keys), evidence)
+        _state(authority.name, len(authority.possible_signers), evidence)
         for authority in requirement.authorities
     ]
     if requirement.combinator is Combinator.ANY_OF:
@@ -51,6 +52,8 @@ def check_signatures(
         met, optimistic, reason = _threshold(states, requirement.count)
     if met:
         outcome = Outcome.PASS
+        # What the verifiers want a reader to know, e.g. which digest Notary trust data vouched for.
+        reason += "".join(f"; {note}" for state in states if state.signers for note in state.notes)
     elif optimistic:
         outcome = Outcome.ERROR
         errored = [s for s in states if s.error is not None]
@@ -72,6 +75,7 @@ def _state(name: str, key_count: int, evidence: ImageEvidence) -> _AuthorityStat
         state.error = "not verified (no result for this authority was given to the policy engine)"
         return state
     state.rejections.extend(result.rejections)
+    state.notes.extend(result.notes)
     if result.error is not None:
         state.error = result.error
         return state
@@ -183,6 +187,8 @@ def _distinct_assignment(candidates: list[set[str]]) -> dict[int, str] | None:
 def _key_text(signature: VerifiedSignature) -> str:
     if signature.kind == "cosign":
         return f"key {signature.signer_label} {signature.signer}"
+    if signature.kind == "notaryV1":
+        return signature.signer_label
     if signature.signer_label and signature.signer_label != signature.signer:
         return f"{signature.signer_label} {signature.signer}"
     return signature.signer
@@ -217,6 +223,7 @@ def _details(
                 for sig in s.signers.values()
             ],
             "rejections": list(s.rejections),
+            "notes": list(s.notes),
             "error": s.error,
         }
         for s in states

@@ -3,23 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gate.signatures.keys import PublicKey
+
+if TYPE_CHECKING:
+    from gate.signatures.notary.authority import NotaryTrust
 
 
 @dataclass(frozen=True)
 class TrustAuthority:
     """A named authority from the policy's ``spec.trust``, e.g. ``release``.
 
-    ``cosign_keys`` verify cosign key-based signatures; other kinds of trust
-    material (keyless identities, Notary v1 roots, Notation trust stores) are
-    added by later signature kinds.
+    ``cosign_keys`` verify cosign key-based signatures; ``notary`` is a Notary
+    v1 (Docker Content Trust) repository root. Other kinds of trust material
+    (keyless identities, Notation trust stores) are added by later signature
+    kinds.
     """
 
     name: str
     cosign_keys: tuple[PublicKey, ...] = ()
+    notary: NotaryTrust | None = None
 
     @property
     def kinds(self) -> tuple[str, ...]:
         """The signature kinds this authority has trust material for (``"cosign"``...)."""
-        return ("cosign",) if self.cosign_keys else ()
+        kinds: list[str] = []
+        if self.cosign_keys:
+            kinds.append("cosign")
+        if self.notary is not None:
+            kinds.append("notaryV1")
+        return tuple(kinds)
+
+    @property
+    def possible_signers(self) -> frozenset[str]:
+        """Ids of the distinct signers this authority can contribute to a threshold.
+
+        Each cosign key is one signer; a Notary repository root is one (its
+        pinned keys are alternatives, e.g. during a rotation, not co-signers).
+        """
+        signers = {key.fingerprint for key in self.cosign_keys}
+        if self.notary is not None:
+            signers.add(self.notary.signer_id)
+        return frozenset(signers)

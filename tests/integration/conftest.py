@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.notary_server import (
+    NotaryStartError,
+    RunningNotary,
+    start_notary,
+)
 from tests.integration.registry_server import (
     RegistryStartError,
     RunningRegistry,
@@ -90,6 +95,20 @@ def token_registry(
 ) -> Iterator[RunningRegistry]:
     """A registry with token auth: Bearer challenges answered by ``token_server``."""
     yield from _started(tmp_path_factory.mktemp("token-registry"), token_server=token_server)
+
+
+@pytest.fixture(scope="session")
+def notary(tmp_path_factory: pytest.TempPathFactory, test_ca: TestCA) -> Iterator[RunningNotary]:
+    """notary-server + notary-signer (memory storage, HTTPS signed by ``test_ca``) on 127.0.0.1."""
+    try:
+        running = start_notary(tmp_path_factory.mktemp("notary"), test_ca)
+    except NotaryStartError as exc:
+        # As for the registry: the project's own script installs it, so absence is a failure.
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.hookimpl(wrapper=True)

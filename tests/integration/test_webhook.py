@@ -326,7 +326,8 @@ def _signature_requests(client: RegistryClient, since: int = 0) -> list[str]:
 
 def test_second_admission_makes_no_signature_requests(make_app: AppFactory, images: Images) -> None:
     registry_client = RegistryClient()
-    app = make_app(registry=registry_client)
+    # tag_cache_ttl=0: every admission of a tag asks the registry (the default reuses it for 1 s).
+    app = make_app(registry=registry_client, tag_cache_ttl=0)
     client = app.test_client()
     tagged = kubectl_create("deployment", "cached", images.ref("cached"))
     assert _post(client, admission_review(tagged))["allowed"] is True
@@ -431,18 +432,36 @@ def test_fast_path_decisions_are_reused_briefly_per_image_namespace_and_policy(
     assert by_name["e"].policy_name == "lockdown"
 
 
+@pytest.mark.parametrize("tag_cache_ttl", [0.0, 1.0])
 def test_a_moved_tag_is_seen_despite_the_cache(
-    make_app: AppFactory, images: Images, registry: RunningRegistry
+    make_app: AppFactory,
+    images: Images,
+    registry: RunningRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    tag_cache_ttl: float,
 ) -> None:
-    app = make_app()
+    app = make_app(tag_cache_ttl=tag_cache_ttl)
+    checker = state_of(app).checker
+    now = [0.0]
+    # The tag cache and the decision reuse on a clock the test moves.
+    tags: TtlCache[Any, Any] = TtlCache(tag_cache_ttl, 16, clock=lambda: now[0])
+    monkeypatch.setattr(checker, "_tags", tags)
+    monkeypatch.setattr(checker._resolver, "_tags", tags)  # the same cache, as built
+    monkeypatch.setattr(checker, "_decisions", TtlCache(DECISION_TTL, 16, clock=lambda: now[0]))
     client = app.test_client()
-    reference = f"{images.host}/hook/moving:1"
-    push_image(registry, "hook/moving", "1", build_image(content=b"signed"))
+    reference = f"{images.host}/hook/moving-{int(tag_cache_ttl)}:1"
+    repository = f"hook/moving-{int(tag_cache_ttl)}"
+    push_image(registry, repository, "1", build_image(content=b"signed"))
     # Same bytes as hook/signed, but signatures live per repository: sign here too.
     assert main(["sign", reference, "--key", str(images.keys / "release.key")]) == 0
     deployment = kubectl_create("deployment", "moving", reference)
     assert _post(client, admission_review(deployment))["allowed"] is True
-    push_image(registry, "hook/moving", "1", build_image(content=b"moved, unsigned"))
+    push_image(registry, repository, "1", build_image(content=b"moved, unsigned"))
+    if tag_cache_ttl:
+        # Within the tag cache's TTL the answer of the last HEAD stands ...
+        assert _post(client, admission_review(deployment))["allowed"] is True
+        now[0] += max(tag_cache_ttl, DECISION_TTL)
+    # ... and after it the moved tag is seen.
     response = _post(client, admission_review(deployment))
     assert response["allowed"] is False
     assert "no cosign signatures found" in response["status"]["message"]

@@ -379,9 +379,9 @@ SEMANTIC_CASES = [
         """,
         [
             'policy.yaml:7:5: trust.release: trust authority "release" has no trust '
-            "material; give cosign.publicKeys",
+            "material; give cosign.publicKeys or notaryV1",
             'policy.yaml:8:5: trust.ops: trust authority "ops" has no trust material; give '
-            "cosign.publicKeys",
+            "cosign.publicKeys or notaryV1",
         ],
         id="authority-without-trust-material",
     ),
@@ -503,7 +503,7 @@ SEMANTIC_CASES = [
             "policy.yaml:12:39: rules[0].signatures.threshold.count: threshold count must "
             "be at least 1, got 0",
             "policy.yaml:15:39: rules[1].signatures.threshold.count: threshold count 3 can "
-            "never be met: the authorities listed in of hold 2 distinct keys",
+            "never be met: the authorities listed in of hold 2 distinct signers",
             "policy.yaml:18:54: rules[2].signatures.threshold.of[1]: trust authority "
             '"alice" is listed twice',
         ],
@@ -600,7 +600,7 @@ SEMANTIC_CASES = [
             "policy.yaml:12:39: rules[0].signatures.threshold.count: expected an integer, "
             "got a number",
             "policy.yaml:15:39: rules[1].signatures.threshold.count: threshold count 3 can "
-            "never be met: the authorities listed in of hold 2 distinct keys",
+            "never be met: the authorities listed in of hold 2 distinct signers",
             "policy.yaml:18:39: rules[2].signatures.threshold.count: expected an integer, "
             "got a number",
             "policy.yaml:21:39: rules[3].signatures.threshold.count: expected an integer, "

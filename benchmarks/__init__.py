@@ -1,0 +1,1 @@
+"""Benchmarks: standalone scripts, each printing a measured figure next to its baseline."""
