@@ -27,6 +27,7 @@ from gate.sbom.component import Sbom
 from gate.scanners.finding import ScanReport
 from gate.signatures.cosign import CosignVerifier
 from gate.signatures.evidence import AuthorityResult, SignatureVerifier
+from gate.signatures.lazy import LazyVerifier
 from gate.signatures.notary.server import NotaryServers
 from gate.signatures.notary.verifier import NotaryVerifier
 from gate.signatures.trust import TrustAuthority
@@ -41,9 +42,22 @@ def default_verifiers(registry: RegistryClient, clock: Clock) -> dict[str, Signa
         deadline=options.deadline,
         user_agent=options.user_agent,
     )
+
+    def keyless() -> SignatureVerifier:
+        from gate.signatures.keyless.verifier import KeylessVerifier  # noqa: PLC0415 - see lazy.py
+
+        return KeylessVerifier(registry, clock=clock)
+
+    def notation() -> SignatureVerifier:
+        from gate.signatures.notation.verifier import NotationVerifier  # noqa: PLC0415
+
+        return NotationVerifier(registry, clock=clock)
+
     return {
         "cosign": CosignVerifier(registry),
         "notaryV1": NotaryVerifier(servers, clock=clock),
+        "keyless": LazyVerifier(keyless),
+        "notation": LazyVerifier(notation),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -23,13 +24,14 @@ from gate.files import read_input_file
 from gate.oci.client import Platform, RegistryClient, RegistryOptions
 from gate.oci.reference import ImageReference
 from gate.policy.loader import load_policy
-from gate.policy.verdict import Decision
+from gate.policy.verdict import Decision, Verdict
 from gate.remote import VERDICT_FILTERS, evidence_push, record_check, verdicts_list
 from gate.report import ReportFormat, render
 from gate.sbom.load import load_sbom
 from gate.scanners.load import load_scan_report
 from gate.signatures.keyfile import generate_key_pair, load_private_key
 from gate.signatures.signer import sign_image
+from gate.verify_flags import VerifyFlags, build_verify_policy
 
 EXIT_ALLOW = 0
 EXIT_DENY = 1
@@ -103,6 +105,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_server_options(check)
     _add_registry_options(check)
+
+    verify = commands.add_parser(
+        "verify", help="check images' signatures with cosign-like flags, without a policy file"
+    )
+    verify.add_argument("images", nargs="+", metavar="IMAGE")
+    trust = verify.add_argument_group("whom to trust (any one signature counts)")
+    trust.add_argument("--key", action="append", default=[], type=Path, help="cosign public key")
+    trust.add_argument("--certificate-identity", help="keyless: exact certificate subject (SAN)")
+    trust.add_argument("--certificate-identity-regexp", help="keyless: subject pattern")
+    trust.add_argument("--certificate-oidc-issuer", help="keyless: exact OIDC issuer")
+    trust.add_argument("--certificate-oidc-issuer-regexp", help="keyless: issuer pattern")
+    trust.add_argument(
+        "--trusted-root", type=Path, help="keyless: trusted_root.json (default: public good)"
+    )
+    trust.add_argument(
+        "--insecure-ignore-tlog",
+        action="store_true",
+        help="keyless: accept signatures without a transparency-log entry",
+    )
+    trust.add_argument(
+        "--notation-cert", action="append", default=[], type=Path, help="Notation trust store CA"
+    )
+    trust.add_argument(
+        "--notation-identity",
+        action="append",
+        default=[],
+        help='Notation trusted identity ("x509.subject: ..."; default *)',
+    )
+    trust.add_argument("--notation-level", choices=["strict", "permissive", "audit"])
+    trust.add_argument("--notary-server", help="Docker Content Trust: Notary server URL")
+    trust.add_argument(
+        "--notary-root", action="append", default=[], type=Path, help="pinned Notary root key"
+    )
+    trust.add_argument("--notary-ca", type=Path, help="CA file for the Notary server's TLS")
+    trust.add_argument(
+        "--notary-delegation",
+        action="append",
+        default=[],
+        help="required role, e.g. targets/releases",
+    )
+    verify.add_argument("--platform", help="os/arch[/variant] to pick from an image index")
+    verify.add_argument(
+        "--format",
+        type=ReportFormat,
+        choices=list(ReportFormat),
+        default=ReportFormat.TEXT,
+        help="report format (default text)",
+    )
+    verify.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    _add_registry_options(verify)
 
     policy = commands.add_parser("policy", help="policy file tools")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
@@ -206,13 +258,31 @@ def _registry(args: argparse.Namespace) -> RegistryClient:
     )
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
-    scans = [load_scan_report(_read_file(p, "scan report"), str(p)) for p in args.scan]
-    sboms = [load_sbom(_read_file(p, "SBOM"), str(p)) for p in args.sbom]
+def _cmd_verify(args: argparse.Namespace) -> int:
+    flags = VerifyFlags(
+        keys=tuple(args.key),
+        identity=args.certificate_identity,
+        identity_regexp=args.certificate_identity_regexp,
+        issuer=args.certificate_oidc_issuer,
+        issuer_regexp=args.certificate_oidc_issuer_regexp,
+        trusted_root=args.trusted_root,
+        ignore_tlog=args.insecure_ignore_tlog,
+        notation_certs=tuple(args.notation_cert),
+        notation_identities=tuple(args.notation_identity),
+        notation_level=args.notation_level,
+        notary_server=args.notary_server,
+        notary_roots=tuple(args.notary_root),
+        notary_ca=args.notary_ca,
+        notary_delegations=tuple(args.notary_delegation),
+    )
+    policy = build_verify_policy(flags)
     platform = Platform.parse(args.platform) if args.platform else None
-    gate = Gate(policy, _registry(args), scans=scans, sboms=sboms)
-    verdict = gate.check(args.images, CheckOptions(namespace=args.namespace, platform=platform))
+    verdict = Gate(policy, _registry(args)).check(args.images, CheckOptions(platform=platform))
+    _emit(verdict, args)
+    return _exit_code(verdict, args)
+
+
+def _emit(verdict: Verdict, args: argparse.Namespace) -> None:
     report = render(verdict, args.format)
     if args.output:
         _write_report(args.output, report)
@@ -220,6 +290,24 @@ def _cmd_check(args: argparse.Namespace) -> int:
         sys.stdout.write(report)
     for line in verdict.errors:
         print(f"gate: could not decide: {line}", file=sys.stderr)
+
+
+def _exit_code(verdict: Verdict, args: argparse.Namespace) -> int:
+    if not verdict.decided:
+        return EXIT_UNDECIDED
+    if args.output or args.format is not ReportFormat.TEXT:
+        print(f"gate: decision: {verdict.decision.value}", file=sys.stderr)
+    return EXIT_DENY if verdict.decision is Decision.DENY else EXIT_ALLOW
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    scans = [load_scan_report(_read_file(p, "scan report"), str(p)) for p in args.scan]
+    sboms = [load_sbom(_read_file(p, "SBOM"), str(p)) for p in args.sbom]
+    platform = Platform.parse(args.platform) if args.platform else None
+    gate = Gate(policy, _registry(args), scans=scans, sboms=sboms)
+    verdict = gate.check(args.images, CheckOptions(namespace=args.namespace, platform=platform))
+    _emit(verdict, args)
     if args.record:
         ids = record_check(
             args.record,
@@ -230,11 +318,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             timeout=args.api_timeout,
         )
         print(f"gate: recorded {len(ids)} verdict(s) at {args.record}", file=sys.stderr)
-    if not verdict.decided:
-        return EXIT_UNDECIDED
-    if args.output or args.format is not ReportFormat.TEXT:
-        print(f"gate: decision: {verdict.decision.value}", file=sys.stderr)
-    return EXIT_DENY if verdict.decision is Decision.DENY else EXIT_ALLOW
+    return _exit_code(verdict, args)
 
 
 def _write_report(path: Path, report: str) -> None:
@@ -358,6 +442,7 @@ def _cmd_evidence_push(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "check": _cmd_check,
+    "verify": _cmd_verify,
     "serve": _cmd_serve,
     "sign": _cmd_sign,
     "policy": _cmd_policy_validate,  # its only sub-command
@@ -370,6 +455,9 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (also used by the console script)."""
     args = build_parser().parse_args(argv)
+    # sigstore-python warns on stderr about bundle details the gate has already judged
+    # (e.g. a root CA in a v0.1 chain); the verdict says what counts.
+    logging.getLogger("sigstore").setLevel(logging.ERROR)
     try:
         return _COMMANDS[args.command](args)
     except GateError as exc:

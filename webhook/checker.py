@@ -36,10 +36,11 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from gate.binding import Binding
-from gate.check import CheckOptions, Gate
+from gate.check import CheckOptions, Gate, default_verifiers
 from gate.clock import Clock, system_clock
 from gate.errors import BackendError, GateError, InputError
 from gate.oci.client import Platform, RegistryClient
@@ -143,6 +144,17 @@ class _Hits:
         self.names: list[str] = []
 
 
+def _file_version(path: Path | None) -> str:
+    """``mtime_ns:size`` of ``path`` (empty for None or a file that cannot be read)."""
+    if path is None:
+        return ""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""
+    return f"{stat.st_mtime_ns}:{stat.st_size}"
+
+
 def _trust_material(kind: str, authority: TrustAuthority, image: ResolvedImage) -> tuple[str, ...]:
     """What a cached result depends on besides the digest: the trust material itself.
 
@@ -150,6 +162,13 @@ def _trust_material(kind: str, authority: TrustAuthority, image: ResolvedImage) 
     not reuse the old key's results); for Notary also the tag, because trust
     data vouches for a tag -> digest pair, not for the digest under any tag.
     """
+    if kind == "keyless" and authority.keyless is not None:
+        keyless = authority.keyless
+        # A trusted root file replaced under the same path must not reuse old results.
+        return (keyless.signer_id, keyless.root_label, _file_version(keyless.trusted_root))
+    if kind == "notation" and authority.notation is not None:
+        notation = authority.notation
+        return (notation.signer_id, notation.verification_level.value)
     if kind == "notaryV1" and authority.notary is not None:
         notary = authority.notary
         return (
@@ -418,6 +437,11 @@ class AdmissionChecker:
         self._notary = NotaryVerifier(
             self._notary_servers, clock=clock, cache_trust_data=cache_ttl > 0
         )
+        self._inner: dict[str, SignatureVerifier] = {
+            **default_verifiers(registry, clock),
+            "cosign": self._cosign,
+            "notaryV1": self._notary,
+        }
         self._resolver = CachedResolver(registry, self._manifests, metrics, tags=self._tags)
         self._evidence = StoreEvidence(store, self._documents)
         self._decisions: TtlCache[_DecisionKey, _FastDecision] = TtlCache(
@@ -455,12 +479,11 @@ class AdmissionChecker:
 
     def _verifiers(self, policy_digest: str, hits: _Hits | None) -> dict[str, SignatureVerifier]:
         """Each signature kind behind the verification cache (cache-only when ``hits`` is set)."""
-        inner: dict[str, SignatureVerifier] = {"cosign": self._cosign, "notaryV1": self._notary}
         return {
             kind: CachingVerifier(
                 verifier, kind, self._signatures, policy_digest, self._metrics, cache_only=hits
             )
-            for kind, verifier in inner.items()
+            for kind, verifier in self._inner.items()
         }
 
     def _cache_only_gate(self, gate: Gate, hits: _Hits) -> Gate:

@@ -23,6 +23,8 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from cryptography import x509
+
 from gate.errors import GateError, InputError
 from gate.oci.digest import Digest
 from gate.oci.transport import is_loopback
@@ -52,15 +54,27 @@ from gate.policy.schema import (
 from gate.policy.verdict import Decision
 from gate.policy.yamlpos import FieldPath
 from gate.scanners.finding import Severity
+from gate.signatures.keyless.authority import PUBLIC_GOOD, IdentityPattern, KeylessTrust
 from gate.signatures.keys import PublicKey, load_public_key
 from gate.signatures.notary.authority import DEFAULT_GUN, NotaryTrust, check_gun_template
 from gate.signatures.notary.repository import PinnedRoot, load_pinned_root
+from gate.signatures.notation.authority import (
+    NotationTrust,
+    TrustedCertificate,
+    VerificationLevel,
+)
 from gate.signatures.trust import TrustAuthority
 
 MAX_KEY_FILE_BYTES = 64 * 1024
 _PEM_PREFIX = "-----BEGIN"
 _DELEGATION_RE = re.compile(r"targets/[^/\s]+(/[^/\s]+)*")
 _NOTARY_FIELDS = frozenset({"server", "rootKeys", "delegations", "caFile", "gun", "offlineGrace"})
+_KEYLESS_FIELDS = frozenset(
+    {"issuer", "issuerRegExp", "subject", "subjectRegExp", "trustedRoot", "requireTlog"}
+)
+_NOTATION_FIELDS = frozenset(
+    {"trustStore", "signingAuthorities", "trustedIdentities", "verificationLevel", "tsaRoots"}
+)
 _CHECK_SECTIONS = ("signatures", "vulnerabilities", "sbom")
 _SEVERITY_NAMES = ", ".join(s.name for s in Severity)
 
@@ -216,14 +230,191 @@ class _Builder:
         if "notaryV1" in raw:
             listed += 1
             notary = self.notary(raw["notaryV1"], (*path, "notaryV1"), name)
+        keyless: KeylessTrust | None = None
+        if "keyless" in raw:
+            listed += 1
+            keyless = self.keyless(raw["keyless"], (*path, "keyless"))
+        notation: NotationTrust | None = None
+        if "notation" in raw:
+            listed += 1
+            notation = self.notation(raw["notation"], (*path, "notation"))
         if listed == 0:
             self.error(
                 path,
-                f'trust authority "{name}" has no trust material; give cosign.publicKeys '
-                "or notaryV1",
+                f'trust authority "{name}" has no trust material; give cosign.publicKeys, '
+                "keyless, notaryV1 or notation",
                 at_key=True,
             )
-        self.trust[name] = TrustAuthority(name=name, cosign_keys=tuple(keys), notary=notary)
+        self.trust[name] = TrustAuthority(
+            name=name,
+            cosign_keys=tuple(keys),
+            notary=notary,
+            keyless=keyless,
+            notation=notation,
+        )
+
+    def known_fields(self, raw: dict[str, Any], path: FieldPath, known: frozenset[str]) -> bool:
+        """Report every key of ``raw`` that is not in ``known``; True when there is none."""
+        unknown = [key for key in raw if key not in known]
+        for key in unknown:
+            self.error(
+                (*path, key),
+                f'unknown field "{key}" (expected one of {", ".join(sorted(known))})',
+                at_key=True,
+            )
+        return not unknown
+
+    def keyless(self, raw: Any, path: FieldPath) -> KeylessTrust | None:
+        if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
+            return None
+        ok = True
+        patterns: dict[str, IdentityPattern] = {}
+        for field_name in ("subject", "issuer"):
+            exact, pattern = raw.get(field_name), raw.get(f"{field_name}RegExp")
+            if exact is not None and pattern is not None:
+                self.error(
+                    (*path, f"{field_name}RegExp"),
+                    f"give {field_name} or {field_name}RegExp, not both",
+                    at_key=True,
+                )
+                ok = False
+            elif exact is None and pattern is None:
+                self.error(
+                    path,
+                    f'missing "{field_name}" (or "{field_name}RegExp"): a keyless identity '
+                    "names both who signed and who issued the certificate",
+                )
+                ok = False
+            elif exact is not None:
+                if not isinstance(exact, str) or not exact.strip():
+                    self.error((*path, field_name), "expected a non-empty string")
+                    ok = False
+                else:
+                    patterns[field_name] = IdentityPattern(exact)
+            else:
+                key = f"{field_name}RegExp"
+                if not isinstance(pattern, str) or not pattern.strip():
+                    self.error((*path, key), "expected a non-empty regular expression")
+                    ok = False
+                    continue
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    self.error((*path, key), f"not a regular expression: {exc}")
+                    ok = False
+                    continue
+                patterns[field_name] = IdentityPattern(pattern, regexp=True)
+        trusted_root: Path | None = None
+        raw_root = raw.get("trustedRoot", PUBLIC_GOOD)
+        if not isinstance(raw_root, str) or not raw_root.strip():
+            self.error((*path, "trustedRoot"), "expected sigstore-public-good or a file path")
+            ok = False
+        elif raw_root != PUBLIC_GOOD:
+            trusted_root = Path(raw_root)
+            if not trusted_root.is_absolute():
+                trusted_root = self.base_dir / trusted_root
+        # Imported here: sigstore is heavy, and only policies with keyless trust need it.
+        from gate.signatures.keyless.trusted_root import load_trusted_root  # noqa: PLC0415
+
+        try:
+            load_trusted_root(trusted_root)
+        except GateError as exc:
+            self.error((*path, "trustedRoot"), str(exc))
+            ok = False
+        require_tlog = raw.get("requireTlog", True)
+        if not isinstance(require_tlog, bool):
+            self.error(
+                (*path, "requireTlog"),
+                f"expected true or false, got {describe_value(require_tlog)}",
+            )
+            ok = False
+        if not self.known_fields(raw, path, _KEYLESS_FIELDS):
+            ok = False
+        if not ok or "subject" not in patterns or "issuer" not in patterns:
+            return None
+        return KeylessTrust(
+            subject=patterns["subject"],
+            issuer=patterns["issuer"],
+            trusted_root=trusted_root,
+            require_tlog=bool(require_tlog),
+        )
+
+    def certificates(self, raw: Any, path: FieldPath, what: str) -> list[TrustedCertificate] | None:
+        """The X.509 certificates of the PEM files listed in ``raw`` (None after an error)."""
+        found: list[TrustedCertificate] = []
+        ok = True
+        for index, entry in self.strings(raw, path, what):
+            pem = self.pem_entry(entry, (*path, index), f"{what} {index + 1} (inline)")
+            if pem is None:
+                ok = False
+                continue
+            label = (
+                entry
+                if not entry.lstrip().startswith(_PEM_PREFIX)
+                else f"{what} {index + 1} (inline)"
+            )
+            try:
+                certificates = x509.load_pem_x509_certificates(pem)
+            except ValueError as exc:
+                self.error((*path, index), f"{label}: not PEM certificates ({exc})")
+                ok = False
+                continue
+            found.extend(TrustedCertificate(c, label) for c in certificates)
+        return found if ok else None
+
+    def notation(self, raw: Any, path: FieldPath) -> NotationTrust | None:
+        if not isinstance(raw, dict):
+            self.error(path, f"expected a mapping, got {describe_value(raw)}")
+            return None
+        ok = True
+        store = self.certificates(raw.get("trustStore"), (*path, "trustStore"), "trust store")
+        if "trustStore" not in raw:
+            self.error(path, 'missing required field "trustStore"')
+            ok = False
+        elif store is not None and not store:
+            self.error((*path, "trustStore"), "list at least one CA certificate file")
+            ok = False
+        tsa = self.certificates(raw.get("tsaRoots"), (*path, "tsaRoots"), "TSA root")
+        authorities = self.certificates(
+            raw.get("signingAuthorities"), (*path, "signingAuthorities"), "signing authority"
+        )
+        identities: list[str] = []
+        ids_path = (*path, "trustedIdentities")
+        if "trustedIdentities" not in raw:
+            self.error(path, 'missing required field "trustedIdentities" (or ["*"])')
+            ok = False
+        for index, identity in self.strings(raw.get("trustedIdentities"), ids_path, "identities"):
+            reason = _identity_problem(identity)
+            if reason is not None:
+                self.error((*ids_path, index), reason)
+                ok = False
+            else:
+                identities.append(identity.strip())
+        if "*" in identities and len(identities) > 1:
+            self.error(ids_path, '"*" trusts every identity; list it alone')
+            ok = False
+        level_text = raw.get("verificationLevel", "strict")
+        try:
+            level = VerificationLevel(level_text)
+        except ValueError:
+            self.error(
+                (*path, "verificationLevel"),
+                f"expected strict, permissive or audit, got {describe_value(level_text)}",
+            )
+            ok = False
+            level = VerificationLevel.STRICT
+        if not self.known_fields(raw, path, _NOTATION_FIELDS):
+            ok = False
+        if not ok or store is None or tsa is None or authorities is None or not identities:
+            return None
+        return NotationTrust(
+            trust_store=tuple(store),
+            trusted_identities=tuple(identities),
+            verification_level=level,
+            tsa_roots=tuple(tsa),
+            signing_authorities=tuple(authorities),
+        )
 
     def notary(self, raw: Any, path: FieldPath, authority: str) -> NotaryTrust | None:
         if not isinstance(raw, dict):
@@ -303,14 +494,8 @@ class _Builder:
             except ValueError as exc:
                 self.error((*path, "offlineGrace"), str(exc))
                 ok = False
-        for key in raw:
-            if key not in _NOTARY_FIELDS:
-                self.error(
-                    (*path, key),
-                    f'unknown field "{key}" (expected one of {", ".join(sorted(_NOTARY_FIELDS))})',
-                    at_key=True,
-                )
-                ok = False
+        if not self.known_fields(raw, path, _NOTARY_FIELDS):
+            ok = False
         if not ok or not isinstance(server, str) or not isinstance(gun, str):
             return None
         return NotaryTrust(
@@ -733,4 +918,28 @@ def _notary_server_problem(url: str) -> str | None:
         return f'"{url}": give the server\'s base URL only (no path, query or fragment)'
     if parts.scheme == "http" and not is_loopback(parts.netloc):
         return f'"{url}": plain http is only allowed to a loopback address; use https'
+    return None
+
+
+def _identity_problem(identity: str) -> str | None:
+    """Why ``identity`` cannot be a Notation trusted identity, or None."""
+    text = identity.strip()
+    if text == "*":
+        return None
+    prefix = "x509.subject:"
+    if not text.startswith(prefix):
+        return (
+            f'"{identity}": write "x509.subject: <DN>" '
+            '(e.g. x509.subject: C=US, O=Acme, CN=release) or "*"'
+        )
+    dn = text[len(prefix) :].strip()
+    parts = [p.strip() for p in dn.split(",")]
+    if not dn or any(
+        "=" not in p or not p.split("=", 1)[0].strip() or not p.split("=", 1)[1].strip()
+        for p in parts
+    ):
+        return (
+            f'"{identity}": the distinguished name must be attribute=value pairs '
+            "separated by commas"
+        )
     return None

@@ -221,7 +221,7 @@ def _describe_layer(number: int, raw: object) -> _Layer:
             number,
             digest,
             "carries a signing certificate (keyless signature); keyless signatures "
-            "do not count for key authorities (keyless verification is not supported yet)",
+            "do not count for key authorities, only for keyless identities",
         )
     encoded = annotations.get(SIGNATURE_ANNOTATION)
     if encoded is None:
@@ -295,25 +295,39 @@ def _describe_manifest(manifest: bytes) -> _Described:
     return _describe_manifest_uncached(manifest)
 
 
-def _describe_manifest_uncached(manifest: bytes) -> _Described:
+def read_signature_layers(manifest: bytes) -> list[object] | str:
+    """The layer descriptors of a ``.sig`` manifest, or the sentence saying why it is unusable.
+
+    Checks the manifest itself (strict JSON, image manifest media type,
+    schemaVersion 2, at most ``MAX_SIGNATURE_LAYERS`` layers); the layers are
+    returned unread. An empty list means the manifest has no layers. Shared
+    with the keyless verifier, which reads the same ``.sig`` objects.
+    """
     try:
         document = gojson.loads_strict(manifest)
     except ValueError as exc:
-        return _Described(str(exc))
+        return str(exc)
     if not isinstance(document, dict):
-        return _Described("not a JSON object")
+        return "not a JSON object"
     media_type = document.get("mediaType")
     if media_type is not None and media_type not in SIGNATURE_MANIFEST_MEDIA_TYPES:
-        return _Described(f"media type {media_type!r} is not an image manifest")
+        return f"media type {media_type!r} is not an image manifest"
     if document.get("schemaVersion") != 2:
-        return _Described("schemaVersion is not 2")
+        return "schemaVersion is not 2"
     layers = document.get("layers")
     if not isinstance(layers, list):
-        return _Described("no layers array")
+        return "no layers array"
+    if len(layers) > MAX_SIGNATURE_LAYERS:
+        return f"{len(layers)} layers exceed the limit of {MAX_SIGNATURE_LAYERS}"
+    return layers
+
+
+def _describe_manifest_uncached(manifest: bytes) -> _Described:
+    layers = read_signature_layers(manifest)
+    if isinstance(layers, str):
+        return _Described(layers)
     if not layers:
         return _Described(_NO_LAYERS)
-    if len(layers) > MAX_SIGNATURE_LAYERS:
-        return _Described(f"{len(layers)} layers exceed the limit of {MAX_SIGNATURE_LAYERS}")
     return _Described(None, tuple(_describe_layer(n, raw) for n, raw in enumerate(layers, 1)))
 
 

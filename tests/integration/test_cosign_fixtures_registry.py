@@ -160,3 +160,42 @@ def test_cos07_transplanted_signature_is_denied(
     assert run.code == 1
     assert run.image["digest"] == ALICE_BOB_CHARLIE
     assert "copied from another image" in run.check("signatures")["reason"]
+
+
+def _keyless_policy(directory: Path, issuer: str, subject: str) -> Path:
+    body = f"""\
+apiVersion: gate/v1
+kind: Policy
+metadata: {{name: cos-keyless}}
+spec:
+  trust:
+    signer:
+      keyless: {{issuer: "{issuer}", subject: "{subject}"}}
+  rules:
+    - name: testimage
+      match: {{images: ["127.0.0.1:*/**"]}}
+      signatures: {{anyOf: [signer]}}
+"""
+    return write_policy(directory, body)
+
+
+@pytest.mark.parametrize(
+    ("case", "issuer", "subject", "expected"),
+    [
+        ("COS-08", "https://github.com/login/oauth", "philipp.belitz@securesystems.de", 0),
+        ("COS-09", "https://accounts.google.com", "bob@gmail.com", 1),
+    ],
+)
+def test_keyless_legacy_signature_through_gate_check(  # noqa: PLR0917 - pytest parameters
+    seeded: RunningRegistry,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    case: str,
+    issuer: str,
+    subject: str,
+    expected: int,
+) -> None:
+    policy = _keyless_policy(tmp_path, issuer, subject)
+    run = _check(capsys, seeded, f"{REPOSITORY}:keyless", policy)
+    assert run.code == expected, f"{case}: {run.stdout}{run.stderr}"
+    assert run.image["digest"] == KEYLESS

@@ -379,9 +379,9 @@ SEMANTIC_CASES = [
         """,
         [
             'policy.yaml:7:5: trust.release: trust authority "release" has no trust '
-            "material; give cosign.publicKeys or notaryV1",
+            "material; give cosign.publicKeys, keyless, notaryV1 or notation",
             'policy.yaml:8:5: trust.ops: trust authority "ops" has no trust material; give '
-            "cosign.publicKeys or notaryV1",
+            "cosign.publicKeys, keyless, notaryV1 or notation",
         ],
         id="authority-without-trust-material",
     ),

@@ -1,0 +1,1 @@
+"""Keyless Sigstore signatures: Fulcio certificates, Rekor log entries, Sigstore bundles."""

@@ -1,0 +1,1 @@
+"""Notation (Notary Project v2) signatures: JWS and COSE envelopes, X.509 trust stores."""
