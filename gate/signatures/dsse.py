@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from gate.errors import InputError, VerificationError
+from gate.json_types import json_type as _json_type
 from gate.signatures import gojson
 from gate.signatures.keys import CURVE_HASH, PublicKey
 
@@ -190,20 +191,6 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     """
     type_bytes = payload_type.encode("utf-8")
     return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(payload), payload)
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _fold(name: str) -> str:

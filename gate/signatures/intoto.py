@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gate.errors import InputError
+from gate.json_types import json_type as _json_type
 from gate.oci.digest import Digest
 from gate.signatures import gojson
 from gate.signatures.dsse import (
@@ -99,20 +100,6 @@ class VerifiedStatement:
 
     statement: Statement
     signers: tuple[PublicKey, ...]
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _subject(entry: object, path: str, source: str) -> Subject:

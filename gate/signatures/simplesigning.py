@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.errors import InputError
+from gate.json_types import json_type as _json_type
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
 from gate.signatures import gojson
@@ -106,20 +107,6 @@ def _struct_fields(obj: object, path: str, known: frozenset[str], source: str) -
             raise InputError("unknown field refused", source=source, field=where)
         fields[folded] = value
     return fields
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _required_string(fields: dict[str, Any], name: str, path: str, source: str) -> str:
