@@ -90,7 +90,8 @@ def bind(
             source=s.source,
             name=s.artifact_name,
             digests=s.artifact_digests,
-            unreadable_digest=None,
+            # A report that names a digest nobody can read describes some other build.
+            unreadable_digest=s.metadata.get(UNPARSED_SUBJECT_DIGESTS),
             reference=reference,
             image_digests=digests,
             notes=notes,

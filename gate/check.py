@@ -31,6 +31,7 @@ from gate.signatures.lazy import LazyVerifier
 from gate.signatures.notary.server import NotaryServers
 from gate.signatures.notary.verifier import NotaryVerifier
 from gate.signatures.trust import TrustAuthority
+from gate.vex.model import VexDocument
 
 
 def default_verifiers(registry: RegistryClient, clock: Clock) -> dict[str, SignatureVerifier]:
@@ -115,6 +116,7 @@ class Gate:
         *,
         scans: Sequence[ScanReport] = (),
         sboms: Sequence[Sbom] = (),
+        vex: Sequence[VexDocument] = (),
         clock: Clock = system_clock,
         verifiers: Mapping[str, SignatureVerifier] | None = None,
         resolver: ImageResolver | None = None,
@@ -126,6 +128,7 @@ class Gate:
         self._evidence = evidence
         self._scans = tuple(scans)
         self._sboms = tuple(sboms)
+        self._vex = (*policy.vex, *vex)
         self._clock = clock
         self._verifiers: Mapping[str, SignatureVerifier] = verifiers or default_verifiers(
             registry, clock
@@ -221,6 +224,7 @@ class Gate:
             scans=binding.scans,
             sboms=binding.sboms,
             notes=binding.notes,
+            vex=self._vex,
         )
         return evaluate(self._policy, evidence, now), None
 

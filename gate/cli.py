@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import os
 import sys
@@ -20,6 +21,7 @@ from typing import NoReturn
 from gate import __version__
 from gate.check import CheckOptions, Gate
 from gate.errors import GateError, InputError
+from gate.evidence_view import render_text, show_evidence
 from gate.files import read_input_file
 from gate.oci.client import Platform, RegistryClient, RegistryOptions
 from gate.oci.reference import ImageReference
@@ -32,6 +34,7 @@ from gate.scanners.load import load_scan_report
 from gate.signatures.keyfile import generate_key_pair, load_private_key
 from gate.signatures.signer import sign_image
 from gate.verify_flags import VerifyFlags, build_verify_policy
+from gate.vex.load import load_vex
 
 EXIT_ALLOW = 0
 EXIT_DENY = 1
@@ -90,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--policy", required=True, type=Path, help="policy YAML file")
     check.add_argument("--scan", action="append", default=[], type=Path, help="scan report")
     check.add_argument("--sbom", action="append", default=[], type=Path, help="SBOM document")
+    check.add_argument(
+        "--vex",
+        action="append",
+        default=[],
+        type=Path,
+        help="OpenVEX or CycloneDX VEX document (not_affected/fixed statements suppress findings)",
+    )
     check.add_argument("--namespace", help="Kubernetes namespace the images would run in")
     check.add_argument("--platform", help="os/arch[/variant] to pick from an image index")
     check.add_argument(
@@ -208,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     evidence = commands.add_parser("evidence", help="store scan reports and SBOMs on a server")
     evidence_commands = evidence.add_subparsers(dest="evidence_command", required=True)
+    show = evidence_commands.add_parser(
+        "show", help="print the findings or components the gate reads from a document"
+    )
+    show.add_argument("file", type=Path, metavar="FILE")
+    show.add_argument("--format", choices=["text", "json"], default="text")
     push = evidence_commands.add_parser("push", help="push evidence for an image's digest")
     push.add_argument("image", metavar="IMAGE")
     push.add_argument("--scan", action="append", default=[], type=Path, help="scan report")
@@ -304,8 +319,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     scans = [load_scan_report(_read_file(p, "scan report"), str(p)) for p in args.scan]
     sboms = [load_sbom(_read_file(p, "SBOM"), str(p)) for p in args.sbom]
+    vex = [load_vex(_read_file(p, "VEX document"), str(p)) for p in args.vex]
     platform = Platform.parse(args.platform) if args.platform else None
-    gate = Gate(policy, _registry(args), scans=scans, sboms=sboms)
+    gate = Gate(policy, _registry(args), scans=scans, sboms=sboms, vex=vex)
     verdict = gate.check(args.images, CheckOptions(namespace=args.namespace, platform=platform))
     _emit(verdict, args)
     if args.record:
@@ -424,6 +440,21 @@ def _cmd_verdicts_list(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_evidence(args: argparse.Namespace) -> int:
+    if args.evidence_command == "show":
+        return _cmd_evidence_show(args)
+    return _cmd_evidence_push(args)
+
+
+def _cmd_evidence_show(args: argparse.Namespace) -> int:
+    view = show_evidence(_read_file(args.file, "evidence file"), str(args.file))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(view))
+    return EXIT_ALLOW
+
+
 def _cmd_evidence_push(args: argparse.Namespace) -> int:
     if not args.scan and not args.sbom:
         raise InputError("nothing to push: give --scan and/or --sbom files")
@@ -448,7 +479,7 @@ _COMMANDS = {
     "policy": _cmd_policy_validate,  # its only sub-command
     "keys": _cmd_keys_generate,  # its only sub-command
     "verdicts": _cmd_verdicts_list,  # its only sub-command
-    "evidence": _cmd_evidence_push,  # its only sub-command
+    "evidence": _cmd_evidence,
 }
 
 

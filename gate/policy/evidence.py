@@ -15,6 +15,7 @@ from gate.oci.reference import ImageReference
 from gate.sbom.component import Sbom
 from gate.scanners.finding import ScanReport
 from gate.signatures.evidence import AuthorityResult
+from gate.vex.model import VexDocument
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class ImageEvidence:
     scans: tuple[ScanReport, ...] = ()
     sboms: tuple[Sbom, ...] = ()
     notes: tuple[str, ...] = ()
+    #: VEX documents (from --vex, the policy's ``vex`` list, or stored evidence).
+    vex: tuple[VexDocument, ...] = ()
 
     @property
     def signable_digests(self) -> frozenset[Digest]:

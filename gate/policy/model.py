@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from gate.oci.digest import Digest
 from gate.policy.glob import ImageGlob, NamespaceGlob
-from gate.policy.purl import PackageUrl
 from gate.policy.verdict import Decision
+from gate.purl import PackageUrl
 from gate.scanners.finding import Severity
 from gate.signatures.trust import TrustAuthority
+from gate.vex.model import VexDocument
 
 
 class Mode(enum.StrEnum):
@@ -85,6 +87,28 @@ class VulnerabilityPolicy:
     max_cvss: float | None = None
     deny_ids: frozenset[str] = frozenset()  # case-folded
     exceptions: tuple[VulnerabilityException, ...] = ()
+    #: With ``fixable_only``: findings without a fix still deny at this severity or above.
+    unfixable_severity: Severity | None = None
+    #: Days a fix must have been available before a fixable finding of that severity denies.
+    grace_days: Mapping[Severity, int] = field(default_factory=dict)
+    #: Deny findings known to be exploited (report flag or ``kev_ids``), whatever the severity.
+    deny_kev: bool = False
+    kev_ids: frozenset[str] = frozenset()  # case-folded CVE ids from the KEV catalog file
+    kev_source: str | None = None
+    #: Deny findings whose EPSS probability is at least this.
+    min_epss: float | None = None
+    epss_scores: Mapping[str, float] = field(default_factory=dict)  # case-folded CVE -> score
+    epss_source: str | None = None
+
+    @cached_property
+    def flagged_ids(self) -> frozenset[str]:
+        """Case-folded ids that break a limit by id alone: denyIds, KEV catalog, EPSS file."""
+        flagged = set(self.deny_ids)
+        if self.deny_kev:
+            flagged |= self.kev_ids
+        if self.min_epss is not None:
+            flagged.update(k for k, v in self.epss_scores.items() if v >= self.min_epss)
+        return frozenset(flagged)
 
 
 @dataclass(frozen=True)
@@ -139,3 +163,5 @@ class Policy:
     rules: tuple[Rule, ...]
     source: Path
     digest: Digest
+    #: VEX documents listed in ``spec.vex``, read when the policy loads.
+    vex: tuple[VexDocument, ...] = ()

@@ -8,8 +8,8 @@ from typing import Any
 from gate.policy.evidence import ImageEvidence
 from gate.policy.licenses import canonical_license_id, license_ids
 from gate.policy.model import SbomPolicy
-from gate.policy.purl import PackageUrl, PurlError
 from gate.policy.verdict import CheckResult, Outcome
+from gate.purl import PackageUrl, PurlError
 from gate.sbom.component import Component, Sbom
 
 CHECK = "sbom"

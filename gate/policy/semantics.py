@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from gate.errors import GateError, InputError
+from gate.files import read_input_file
 from gate.oci.digest import Digest
 from gate.oci.transport import is_loopback
 from gate.policy.diagnostics import Diagnostics
@@ -44,7 +45,7 @@ from gate.policy.model import (
     VulnerabilityException,
     VulnerabilityPolicy,
 )
-from gate.policy.purl import PackageUrl, PurlError
+from gate.policy.risk_data import load_epss_scores, load_kev_catalog
 from gate.policy.schema import (
     EMPTY_EXCEPTION_IMAGES,
     EMPTY_MATCH_IMAGES,
@@ -53,6 +54,7 @@ from gate.policy.schema import (
 )
 from gate.policy.verdict import Decision
 from gate.policy.yamlpos import FieldPath
+from gate.purl import PackageUrl, PurlError
 from gate.scanners.finding import Severity
 from gate.signatures.keyless.authority import PUBLIC_GOOD, IdentityPattern, KeylessTrust
 from gate.signatures.keys import PublicKey, load_public_key
@@ -64,8 +66,11 @@ from gate.signatures.notation.authority import (
     VerificationLevel,
 )
 from gate.signatures.trust import TrustAuthority
+from gate.vex.load import load_vex
+from gate.vex.model import VexDocument
 
 MAX_KEY_FILE_BYTES = 64 * 1024
+MAX_VEX_BYTES = 64 * 1024 * 1024
 _PEM_PREFIX = "-----BEGIN"
 _DELEGATION_RE = re.compile(r"targets/[^/\s]+(/[^/\s]+)*")
 _NOTARY_FIELDS = frozenset({"server", "rootKeys", "delegations", "caFile", "gun", "offlineGrace"})
@@ -193,6 +198,11 @@ class _Builder:
                     self.unless_reported(path, f"rule {_NOT_BUILT}")
                 else:
                     rules.append(rule)
+        vex: list[VexDocument] = []
+        for index, entry in self.strings(spec.get("vex"), (*_SPEC, "vex"), "VEX files"):
+            document = self.vex_document(entry, (*_SPEC, "vex", index))
+            if document is not None:
+                vex.append(document)
         if not isinstance(name, str):
             return None  # the schema reported it; build_policy guards the rest
         return Policy(
@@ -203,7 +213,18 @@ class _Builder:
             rules=tuple(rules),
             source=source,
             digest=digest,
+            vex=tuple(vex),
         )
+
+    def vex_document(self, entry: str, path: FieldPath) -> VexDocument | None:
+        file = Path(entry)
+        if not file.is_absolute():
+            file = self.base_dir / file
+        try:
+            return load_vex(read_input_file(file, "VEX file", limit=MAX_VEX_BYTES), entry)
+        except InputError as exc:
+            self.error(path, str(exc))
+            return None
 
     # -- trust -----------------------------------------------------------------------
 
@@ -801,7 +822,8 @@ class _Builder:
             max_age_text = None
         fixable_only = self.boolean(raw, "fixableOnly", path, default=False)
         require_scan = self.boolean(raw, "requireScan", path, default=True)
-        if self.diag.has_error_under(path):
+        risk = self.risk(raw, path, fixable_only=fixable_only)
+        if self.diag.has_error_under(path) or risk is None:
             return None
         policy = VulnerabilityPolicy(
             deny_severity=severity,
@@ -809,9 +831,102 @@ class _Builder:
             max_cvss=max_cvss,
             deny_ids=frozenset(deny_ids),
             exceptions=tuple(exceptions),
+            **risk,
         )
         scan = ScanPolicy(require=require_scan, max_age=max_age, max_age_text=max_age_text)
         return policy, scan
+
+    def severity_name(self, raw: Any, path: FieldPath) -> Severity | None:
+        """One of the five severity names (any case); reports anything else."""
+        name = raw.strip().upper() if isinstance(raw, str) else None
+        severity = Severity.__members__.get(name) if name else None
+        if severity is None:
+            self.error(path, f"must be one of {_SEVERITY_NAMES}")
+        return severity
+
+    def risk_file(self, raw: dict[str, Any], key: str, path: FieldPath) -> Path | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.error((*path, key), f"expected a file path, got {describe_value(value)}")
+            return None
+        file = Path(value)
+        return file if file.is_absolute() else self.base_dir / file
+
+    def risk(
+        self, raw: dict[str, Any], path: FieldPath, *, fixable_only: bool
+    ) -> dict[str, Any] | None:
+        """The risk-based limits of a vulnerabilities section (graceDays, kev, minEpss...)."""
+        risk: dict[str, Any] = {}
+        ok = True
+        if "unfixableSeverity" in raw:
+            risk["unfixable_severity"] = self.severity_name(
+                raw["unfixableSeverity"], (*path, "unfixableSeverity")
+            )
+            if not fixable_only:
+                self.error(
+                    (*path, "unfixableSeverity"),
+                    "only means something with fixableOnly: true (without it denySeverity "
+                    "already applies to unfixable findings)",
+                )
+                ok = False
+        grace = raw.get("graceDays")
+        if grace is not None:
+            days: dict[Severity, int] = {}
+            if not isinstance(grace, dict):
+                self.error((*path, "graceDays"), f"expected a mapping, got {describe_value(grace)}")
+                ok = False
+            else:
+                for name, value in grace.items():
+                    severity = self.severity_name(name, (*path, "graceDays", name))
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                        self.error(
+                            (*path, "graceDays", name), "expected a whole number of days (>= 0)"
+                        )
+                        ok = False
+                    elif severity is not None:
+                        days[severity] = value
+            risk["grace_days"] = MappingProxyType(days)
+        kev = raw.get("kev", "ignore")
+        if kev not in ("deny", "ignore"):
+            self.error((*path, "kev"), f"expected deny or ignore, got {describe_value(kev)}")
+            ok = False
+        risk["deny_kev"] = kev == "deny"
+        catalog = self.risk_file(raw, "kevCatalog", path)
+        if catalog is not None:
+            if kev != "deny":
+                self.error((*path, "kevCatalog"), "a KEV catalog needs kev: deny")
+                ok = False
+            try:
+                risk["kev_ids"] = load_kev_catalog(catalog)
+                risk["kev_source"] = raw["kevCatalog"]
+            except InputError as exc:
+                self.error((*path, "kevCatalog"), str(exc))
+                ok = False
+        min_epss = raw.get("minEpss")
+        if min_epss is not None:
+            if (
+                isinstance(min_epss, bool)
+                or not isinstance(min_epss, int | float)
+                or not 0 <= min_epss <= 1
+            ):
+                self.error((*path, "minEpss"), "must be a probability from 0 to 1")
+                ok = False
+            else:
+                risk["min_epss"] = float(min_epss)
+        scores = self.risk_file(raw, "epssFile", path)
+        if scores is not None:
+            if min_epss is None:
+                self.error((*path, "epssFile"), "EPSS scores need minEpss")
+                ok = False
+            try:
+                risk["epss_scores"] = MappingProxyType(load_epss_scores(scores))
+                risk["epss_source"] = raw["epssFile"]
+            except InputError as exc:
+                self.error((*path, "epssFile"), str(exc))
+                ok = False
+        return risk if ok else None
 
     def boolean(self, raw: dict[str, Any], key: str, path: FieldPath, *, default: bool) -> bool:
         """``raw[key]`` when it is true or false, ``default`` when absent; otherwise an error."""

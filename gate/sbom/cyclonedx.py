@@ -1,38 +1,67 @@
 """CycloneDX SBOMs (JSON 1.0-1.7, and XML through the same reader) into components.
 
-Why not ``cyclonedx-python-lib``'s ``Bom.from_json``: measured on the real
-files in ``shared/fixtures/real/cyclonedx/`` it reads 13 of 15, but
+Two passes over every document:
 
-* it invents ``metadata.timestamp = now()`` when the document has none (the
-  juice-shop SBOM), which would make a stale SBOM look fresh to a policy;
-* it merges components that compare equal and re-sorts them (a SortedSet);
-* it accepts wrong types it does not use (``"name": 5``) and reports the ones
-  it does as ``AttributeError``/``TypeError`` without saying where;
-* it refuses the syft 1.7 snapshots over a placeholder ``serialNumber`` the
-  gate never reads;
-* it takes 2.7 s on the 2 MB juice-shop SBOM (this reader: ~60 ms including
-  ``json.loads``), which an admission webhook cannot afford.
+1. This module's reader takes exactly the fields the gate uses, checks their
+   types and names the JSON path of anything malformed. It decides whether
+   the document is usable, and it is what the gate reads.
+2. ``cyclonedx-python-lib`` then validates the whole document against the
+   official schema of its ``specVersion`` (JSON schema 1.2-1.7, XSD 1.0-1.7)
+   and its verdict is recorded in the metadata (``validation``: ``valid``,
+   ``invalid`` or ``not validated``, and ``validation_detail`` with the first
+   problem and where it is).
 
-So this module reads exactly the fields the gate uses, checks their types and
-names the JSON path of anything malformed; the conformance tests use the
-library as an independent oracle for every file it accepts. XML documents are
-converted to the JSON shape (``cyclonedx_xml_to_json``) and then read by the
-same code, so both encodings obey the same rules.
+Why the library does not read the components itself (measured on the real
+files in ``shared/fixtures/real/cyclonedx/`` with ``Bom.from_json``): it
+invents ``metadata.timestamp = now()`` when the document has none (a stale
+SBOM would look fresh), merges components that compare equal and re-sorts
+them, reports wrong types as bare ``AttributeError``/``TypeError`` without a
+place, and takes seconds on the 2 MB juice-shop SBOM.
+
+Why a schema violation is recorded rather than refused: the reader already
+refuses everything the gate cannot read unambiguously, and real producers
+break rules that do not touch what the gate decides on (the placeholder
+``serialNumber`` of syft's snapshots, identical components listed twice).
+Refusing those would turn a readable SBOM into "could not decide". Two
+deliberate departures from the library's own JSON validator, to keep the
+verdict deterministic and the time linear: ``format`` keywords are not
+checked (which formats ``jsonschema`` checks depends on optional packages
+being installed; the gate parses the values it uses itself), and
+``uniqueItems`` is checked by hashing (``jsonschema`` compares every pair of
+components: 60% of the 10 s it spent on the juice-shop SBOM, and quadratic).
+The validators are built once per spec version and reused. Even so, schema
+validation is the slow part of reading an SBOM: about 3 ms per component
+(2-4 s for juice-shop's 1,115 components).
+
+XML documents are converted to the JSON shape (``cyclonedx_xml_to_json``) and
+read by the same code, so both encodings obey the same rules; the XSD check
+runs on the tree ``defusedxml`` already parsed (serialised again, so no DTD
+or entity can reach the library's parser).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
+from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
+
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonValidator
+from cyclonedx.validation.xml import XmlValidator
+from jsonschema import validators as jsonschema_validators
+from jsonschema.exceptions import ValidationError as JsonSchemaError
 
 from gate.errors import InputError
 from gate.oci.digest import Digest
+from gate.sbom import validation
 from gate.sbom.component import Component, Sbom
 from gate.scanners._fields import (
     fail,
@@ -53,6 +82,11 @@ PACKAGE_TYPE_PROPERTIES = ("aquasecurity:trivy:PkgType", "syft:package:type")
 _TRIVY_REPO_DIGEST = "aquasecurity:trivy:RepoDigest"
 #: Metadata key set when the subject names digests none of which is valid.
 UNPARSED_SUBJECT_DIGESTS = "unparsed_subject_digests"
+#: Metadata key: the library's verdict on the whole document, ``valid``,
+#: ``invalid`` or ``not validated`` (shared with the SPDX reader).
+VALIDATION = "validation"
+#: Metadata key: one line saying which validator and schema, and the first problem.
+VALIDATION_DETAIL = "validation_detail"
 
 
 @dataclass(frozen=True)
@@ -134,6 +168,13 @@ def read_cyclonedx(document: object, source: str) -> CycloneDxDocument:
     if subject_obj is not None:
         subject = reader.read_subject(subject_obj, "metadata.component")
     reader.read_list(opt_list(document, "components", source, ""), "components")
+    xml_verdict = document.get(_XML_VERDICT)
+    if xml_verdict is not None:
+        notes.update(xml_verdict)
+    elif validation.enabled():
+        notes.update(validate_cyclonedx_json(document, spec_version))
+    else:
+        notes.update(validation.NOT_REQUESTED)
 
     return CycloneDxDocument(
         spec_version=spec_version,
@@ -339,10 +380,8 @@ def cyclonedx_xml_to_json(root: Element) -> dict[str, Any]:
     """
     ns = root.tag[: root.tag.index("}") + 1]
     xml = _Xml(ns)
-    doc: dict[str, Any] = {
-        "bomFormat": "CycloneDX",
-        "specVersion": ns.rstrip("}").rsplit("/", 1)[1],
-    }
+    spec_version = ns.rstrip("}").rsplit("/", 1)[1]
+    doc: dict[Any, Any] = {"bomFormat": "CycloneDX", "specVersion": spec_version}
     if root.get("serialNumber") is not None:
         doc["serialNumber"] = root.get("serialNumber")
     metadata = root.find(ns + "metadata")
@@ -356,7 +395,25 @@ def cyclonedx_xml_to_json(root: Element) -> dict[str, Any]:
         doc["vulnerabilities"] = [
             xml.vulnerability(v) for v in vulnerabilities.findall(ns + "vulnerability")
         ]
+    # After the conversion, which refuses absurd nesting before the serialiser meets it.
+    doc[_XML_VERDICT] = (
+        validate_cyclonedx_xml(root, spec_version)
+        if validation.enabled()
+        else dict(validation.NOT_REQUESTED)
+    )
     return doc
+
+
+class _XmlVerdictKey:
+    """The key under which a converted XML document carries the XSD verdict on the XML.
+
+    Not a string, so no JSON document can carry it: ``read_cyclonedx``
+    records that verdict instead of checking the converted dictionary (which
+    holds only the fields the gate reads) against the JSON schema.
+    """
+
+
+_XML_VERDICT = _XmlVerdictKey()
 
 
 class _Xml:
@@ -471,3 +528,168 @@ class _Xml:
             for v in self.items(elem, "versions", "version")
         ]
         return out
+
+
+# --- schema validation through cyclonedx-python-lib ----------------------------------------
+
+
+def _library_name() -> str:
+    try:
+        return f"cyclonedx-python-lib {version('cyclonedx-python-lib')}"
+    except PackageNotFoundError:  # pragma: no cover - imported above, so installed
+        return "cyclonedx-python-lib"
+
+
+_LIBRARY = _library_name()
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` with all whitespace runs collapsed to one space, cut at ``limit`` characters.
+
+    For library messages quoted in errors and metadata, which may span lines
+    or quote a whole document.
+    """
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _frozen(value: object) -> object:
+    """A hashable stand-in with JSON Schema's equality: ``true`` is not ``1``, ``1`` is ``1.0``."""
+    if isinstance(value, dict):
+        return ("object", frozenset((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("array", tuple(_frozen(v) for v in value))
+    if isinstance(value, bool):
+        return ("boolean", value)
+    return value
+
+
+def _unique_items(
+    validator: Any, unique: object, instance: object, schema: object
+) -> Iterator[JsonSchemaError]:
+    """``uniqueItems`` in linear time (hashing), where ``jsonschema`` compares every pair."""
+    if unique and type(instance) is list and len(set(map(_frozen, instance))) != len(instance):
+        yield JsonSchemaError("has non-unique elements")
+
+
+class _JsonSchemas:
+    """One validator per CycloneDX version, built from the library's bundled schema on first use.
+
+    Built once and shared (load once, serve many); ``jsonschema`` validators
+    keep no per-document state, so threads may share them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._validators: dict[SchemaVersion, Any] = {}
+
+    def get(self, schema_version: SchemaVersion) -> Any:
+        """The validator for ``schema_version``; ``ValueError`` when the library has no schema."""
+        with self._lock:
+            validator = self._validators.get(schema_version)
+            if validator is None:
+                # The library's compiled Draft 7 validator, re-created with a linear
+                # uniqueItems and without format checks (see the module docstring).
+                base = JsonValidator(schema_version)._validator
+                linear = jsonschema_validators.extend(  # type: ignore[no-untyped-call]  # untyped
+                    type(base), {"uniqueItems": _unique_items}
+                )
+                registry = base._registry  # type: ignore[attr-defined]  # the library's $ref targets
+                validator = linear(base.schema, registry=registry, format_checker=None)
+                self._validators[schema_version] = validator
+            return validator
+
+
+class _XmlSchemas:
+    """One library ``XmlValidator`` (an lxml ``XMLSchema``) per version, each with its lock.
+
+    The library reads the validator's ``error_log`` after validating, which is
+    per-schema state, so one document at a time per version.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._validators: dict[SchemaVersion, tuple[XmlValidator, threading.Lock]] = {}
+
+    def get(self, schema_version: SchemaVersion) -> tuple[XmlValidator, threading.Lock]:
+        """The validator for ``schema_version`` and the lock to hold while using it."""
+        with self._lock:
+            entry = self._validators.get(schema_version)
+            if entry is None:
+                entry = (XmlValidator(schema_version), threading.Lock())
+                self._validators[schema_version] = entry
+            return entry
+
+
+_JSON_SCHEMAS = _JsonSchemas()
+_XML_SCHEMAS = _XmlSchemas()
+
+
+def validate_cyclonedx_json(document: object, spec_version: str) -> Mapping[str, str]:
+    """The library's JSON-schema verdict on ``document`` as ``VALIDATION`` metadata.
+
+    Never raises for what it finds: a document the library has no schema for,
+    or that is nested too deeply to validate, is ``not validated``.
+    """
+    what = f"CycloneDX {spec_version} JSON schema"
+    try:
+        validator = _JSON_SCHEMAS.get(SchemaVersion.from_version(spec_version))
+    except ValueError:
+        return _not_validated(f"{_LIBRARY} has no {what}")
+    try:
+        errors = validator.iter_errors(document)
+        first = next(errors, None)
+        more = first is not None and next(errors, None) is not None
+    except RecursionError:
+        return _not_validated(f"nested too deeply for the {what} validator")
+    if first is None:
+        return _valid(what)
+    where = first.json_path.removeprefix("$").removeprefix(".")
+    return _invalid(what, where, first.message, more)
+
+
+def validate_cyclonedx_xml(root: Element, spec_version: str) -> Mapping[str, str]:
+    """The library's XSD verdict on an XML document already parsed by ``defusedxml``.
+
+    The tree is serialised again for the library's parser (which resolves no
+    entities and loads no DTD or network resource): nothing ``defusedxml``
+    refused can reach it.
+    """
+    what = f"CycloneDX {spec_version} XML schema"
+    try:
+        validator, lock = _XML_SCHEMAS.get(SchemaVersion.from_version(spec_version))
+    except ValueError:
+        return _not_validated(f"{_LIBRARY} has no {what}")
+    try:
+        text = ElementTree.tostring(root, encoding="unicode")
+    except RecursionError:
+        return _not_validated(f"nested too deeply for the {what} validator")
+    with lock:
+        errors = validator.validate_str(text, all_errors=True)
+        found = [] if errors is None else [e.data for _, e in zip(range(2), errors, strict=False)]
+    if not found:
+        return _valid(what)
+    first = found[0]
+    # lxml names elements by the serialiser's prefixes (ns0:) and by {namespace}.
+    where = "/".join(step.rpartition(":")[2] for step in str(first.path).split("/"))
+    message = str(first.message).replace(root.tag[: root.tag.index("}") + 1], "")
+    return _invalid(what, where, message, len(found) > 1)
+
+
+def _valid(what: str) -> Mapping[str, str]:
+    return MappingProxyType({VALIDATION: "valid", VALIDATION_DETAIL: f"{_LIBRARY}: {what}"})
+
+
+def _invalid(what: str, where: str, message: str, more: bool) -> Mapping[str, str]:
+    place = f"{where}: " if where else ""
+    tail = " (and more)" if more else ""
+    return MappingProxyType(
+        {
+            VALIDATION: "invalid",
+            VALIDATION_DETAIL: one_line(f"{_LIBRARY}: {what}: {place}{message}{tail}"),
+        }
+    )
+
+
+def _not_validated(reason: str) -> Mapping[str, str]:
+    return MappingProxyType({VALIDATION: "not validated", VALIDATION_DETAIL: one_line(reason)})

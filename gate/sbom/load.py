@@ -12,6 +12,7 @@ from typing import Any
 
 from gate.sbom.component import Sbom
 from gate.sbom.cyclonedx import parse_cyclonedx_sbom, parse_cyclonedx_xml_sbom
+from gate.sbom.spdx import parse_spdx_json, parse_spdx_tag_value
 from gate.scanners.detect import Kind, load_with
 
 #: An adapter: the parsed document and its source name -> the SBOM.
@@ -22,6 +23,8 @@ SBOM_ADAPTERS: Mapping[str, SbomAdapter] = MappingProxyType(
     {
         "cyclonedx-json": parse_cyclonedx_sbom,
         "cyclonedx-xml": parse_cyclonedx_xml_sbom,
+        "spdx-json": parse_spdx_json,
+        "spdx-tag-value": parse_spdx_tag_value,
     }
 )
 

@@ -6,6 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 
 from gate.oci.digest import Digest
@@ -98,13 +99,21 @@ class Finding:
     raw_severity: str | None = None
     title: str | None = None
     primary_url: str | None = None
+    #: EPSS probability (0..1) when the report carries one (Grype ``epss``).
+    epss: float | None = None
+    #: Listed in CISA's Known Exploited Vulnerabilities catalog, per the report (Grype ``kev``).
+    kev: bool = False
+    #: When the fix became available (e.g. Grype ``fix.available[].date``), if the report says.
+    fix_published: datetime | None = None
+    #: When the vulnerability was published / first seen, if the report says.
+    published: datetime | None = None
 
-    @property
+    @cached_property
     def ids(self) -> frozenset[str]:
         """The finding's id together with all of its aliases."""
         return frozenset((self.id, *self.aliases))
 
-    @property
+    @cached_property
     def max_cvss(self) -> float | None:
         """The highest CVSS base score any source gives, or None."""
         scores = [c.score for c in self.cvss if c.score is not None]

@@ -11,12 +11,16 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from gate.scanners.clair import parse_clair_legacy_report, parse_clair_v4_report
 from gate.scanners.cyclonedx_vulns import (
     parse_cyclonedx_vulnerabilities,
     parse_cyclonedx_xml_vulnerabilities,
 )
 from gate.scanners.detect import Kind, load_with
 from gate.scanners.finding import ScanReport
+from gate.scanners.grype import parse_grype_report
+from gate.scanners.harbor import parse_harbor_report
+from gate.scanners.sarif import parse_sarif_report
 from gate.scanners.trivy import parse_trivy_report
 
 #: An adapter: the parsed document and its source name -> the report.
@@ -29,6 +33,13 @@ SCAN_ADAPTERS: Mapping[str, ScanAdapter] = MappingProxyType(
         "trivy-legacy": parse_trivy_report,
         "cyclonedx-json": parse_cyclonedx_vulnerabilities,
         "cyclonedx-xml": parse_cyclonedx_xml_vulnerabilities,
+        "grype": parse_grype_report,
+        "sarif": parse_sarif_report,
+        "clair-v4": parse_clair_v4_report,
+        "clair-scanner": parse_clair_legacy_report,
+        "klar": parse_clair_legacy_report,
+        "clair-v1": parse_clair_legacy_report,
+        "harbor": parse_harbor_report,
     }
 )
 

@@ -240,6 +240,10 @@ _FINDING_KEYS = frozenset(
         "raw_severity",
         "title",
         "primary_url",
+        "epss",
+        "kev",
+        "fix_published",
+        "published",
     }
 )
 _FAST_FINDINGS = (
@@ -373,6 +377,10 @@ class _VulnerabilityReader:
                 "raw_severity": raw_severity,
                 "title": title,
                 "primary_url": primary_url,
+                "epss": None,
+                "kev": False,
+                "fix_published": None,
+                "published": None,
             }
             if fast:
                 finding: Finding = new_object(Finding)

@@ -101,13 +101,13 @@ def test_bad_scan_report(tmp_path: Path, env: dict[str, str], content: bytes, ne
     _assert_one_line_error(run, needle)
 
 
-def test_recognised_but_unsupported_report(tmp_path: Path, env: dict[str, str]) -> None:
+def test_a_document_of_another_kind_is_refused_by_name(tmp_path: Path, env: dict[str, str]) -> None:
     policy = write_policy(tmp_path, GOOD_POLICY)
-    grype = real_fixtures("grype", "presenter-image.json")
+    vex = real_fixtures("vex", "openvex", "go-vex-v0.0.1-legacy.json")
     run = run_gate_process(
-        "check", "127.0.0.1:9/x:1", "--policy", str(policy), "--scan", str(grype), env=env
+        "check", "127.0.0.1:9/x:1", "--policy", str(policy), "--scan", str(vex), env=env
     )
-    _assert_one_line_error(run, "presenter-image.json", "Grype")
+    _assert_one_line_error(run, "go-vex-v0.0.1-legacy.json", "OpenVEX")
 
 
 def test_bad_sbom(tmp_path: Path, env: dict[str, str]) -> None:

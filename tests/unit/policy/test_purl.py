@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.policy.purl import PackageUrl, PurlError
+from gate.purl import PackageUrl, PurlError
 
 
 def test_parse_all_components() -> None:

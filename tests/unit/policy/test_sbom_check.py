@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from gate.policy.model import SbomPolicy
-from gate.policy.purl import PackageUrl
 from gate.policy.sbom_check import check_sbom
 from gate.policy.verdict import Outcome
+from gate.purl import PackageUrl
 from gate.sbom.component import Component
 from tests.unit.policy.support import DIGEST, evidence, sbom
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,15 @@ from gate.errors import InputError
 from gate.oci.digest import Digest
 from gate.sbom.component import Component, Sbom
 from gate.sbom.load import load_sbom
+from gate.sbom.validation import schema_validation
+
+
+@pytest.fixture(autouse=True)
+def _schema_validation() -> Iterator[None]:
+    """These tests look at the libraries' schema verdicts, which gate evidence show turns on."""
+    with schema_validation():
+        yield
+
 
 HEX = "6042500cf4b44023ea1894effe7890666b0c5c7871ed83a97c36c76ae560bb9b"
 
@@ -282,12 +292,12 @@ def test_malformed_sboms_are_one_exact_line(document: object, message: str) -> N
         ),
         (
             b'{"spdxVersion": "SPDX-2.3"}',
-            "sbom.json: recognised as SPDX JSON, which this version of gate does not ingest yet",
+            "sbom.json: creationInfo: required field is missing",
         ),
         (
             b"SPDXVersion: SPDX-2.2\n",
-            "sbom.json: recognised as SPDX tag-value,"
-            " which this version of gate does not ingest yet",
+            "sbom.json: not a readable SPDX tag-value document: CreationInfo: required spdx_id,"
+            " name, document_namespace, creators, and created missing",
         ),
         (
             b'{"@context": "https://openvex.dev/ns/v0.2.0"}',
@@ -422,3 +432,109 @@ def _error_or_none(data: bytes) -> str | None:
     except InputError as exc:
         return str(exc)
     return None
+
+
+# --- schema validation through cyclonedx-python-lib: recorded, never enforced ----------------
+
+
+def test_a_valid_document_is_recorded_as_valid_against_its_schema() -> None:
+    sbom = load(bom(lib("a", version="1", purl="pkg:npm/a@1")))
+    assert sbom.metadata["validation"] == "valid"
+    assert sbom.metadata["validation_detail"].startswith("cyclonedx-python-lib ")
+    assert sbom.metadata["validation_detail"].endswith("CycloneDX 1.6 JSON schema")
+
+
+def test_a_schema_violation_is_recorded_with_its_place_and_the_sbom_still_loads() -> None:
+    sbom = load(bom(lib("a"), {"type": "libary", "name": "b"}))
+    assert [c.name for c in sbom.components] == ["a", "b"]
+    assert sbom.metadata["validation"] == "invalid"
+    assert (
+        "CycloneDX 1.6 JSON schema: components[1].type: 'libary' is not one of"
+        in (sbom.metadata["validation_detail"])
+    )
+    assert "\n" not in sbom.metadata["validation_detail"]
+
+
+def test_identical_components_are_kept_and_the_schema_verdict_says_so() -> None:
+    sbom = load(bom(lib("a", version="1"), lib("a", version="1")))
+    assert len(sbom.components) == 2
+    assert sbom.metadata["validation"] == "invalid"
+    assert "components: has non-unique elements" in sbom.metadata["validation_detail"]
+
+
+def test_unique_items_follows_json_schema_equality() -> None:
+    from gate.sbom.cyclonedx import _frozen  # noqa: PLC0415  # the private helper under test
+
+    assert _frozen({"a": 1, "b": [1.0]}) == _frozen({"b": [1], "a": 1})
+    assert _frozen([True]) != _frozen([1])
+    assert _frozen([0]) != _frozen([False])
+    assert _frozen([1, 2]) != _frozen([2, 1])
+    assert _frozen({"a": [1]}) != _frozen({"a": ["1"]})
+
+
+def test_format_keywords_are_not_checked() -> None:
+    # Whether jsonschema checks "date-time" depends on optional packages; the
+    # verdict must not. The reader itself treats the value as an unknown time.
+    sbom = load(bom(metadata={"timestamp": "timestamp:redacted"}))
+    assert sbom.metadata["validation"] == "valid"
+    assert sbom.created_at is None
+
+
+@pytest.mark.parametrize(("spec", "what"), [("1.1", "JSON schema"), ("1.9", "JSON schema")])
+def test_versions_without_a_library_schema_are_read_but_not_validated(spec: str, what: str) -> None:
+    sbom = load(bom(lib("a"), specVersion=spec))
+    assert [c.name for c in sbom.components] == ["a"]
+    assert sbom.metadata["validation"] == "not validated"
+    assert f"has no CycloneDX {spec} {what}" in sbom.metadata["validation_detail"]
+
+
+def test_nesting_too_deep_for_the_validator_is_read_but_not_validated() -> None:
+    sbom = load_sbom(_nested_bom(250), "deep.json")
+    assert len(sbom.components) == 251
+    assert sbom.metadata["validation"] == "not validated"
+    assert "nested too deeply" in sbom.metadata["validation_detail"]
+
+
+VALID_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bom xmlns="http://cyclonedx.org/schema/bom/1.5" version="1"
+     serialNumber="urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79">
+  <components>
+    <component type="library"><name>a</name><version>1</version></component>
+  </components>
+</bom>
+"""
+
+
+def test_xml_is_validated_against_the_xsd() -> None:
+    sbom = load_sbom(VALID_XML, "bom.xml")
+    assert sbom.metadata["validation"] == "valid"
+    assert sbom.metadata["validation_detail"].endswith("CycloneDX 1.5 XML schema")
+
+
+def test_an_xsd_violation_names_the_element_and_the_sbom_still_loads() -> None:
+    data = VALID_XML.replace(b"urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79", b"redacted")
+    sbom = load_sbom(data, "bom.xml")
+    assert [c.name for c in sbom.components] == ["a"]
+    assert sbom.metadata["validation"] == "invalid"
+    detail = sbom.metadata["validation_detail"]
+    assert "CycloneDX 1.5 XML schema: /bom: Element 'bom', attribute 'serialNumber'" in detail
+    assert "{http" not in detail  # namespaces are left out of the message
+
+
+def test_xml_with_a_dtd_never_reaches_the_validator() -> None:
+    data = VALID_XML.replace(
+        b"<bom ", b'<!DOCTYPE bom [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<bom ', 1
+    )
+    with pytest.raises(InputError, match="forbidden construct"):
+        load_sbom(data, "bom.xml")
+
+
+def test_scan_reports_carry_the_verdict_too() -> None:
+    from gate.scanners.cyclonedx_vulns import parse_cyclonedx_vulnerabilities  # noqa: PLC0415
+
+    doc = bom(
+        lib("a", version="1", **{"bom-ref": "a"}),
+        vulnerabilities=[{"id": "CVE-2024-1", "affects": [{"ref": "a"}]}],
+    )
+    report = parse_cyclonedx_vulnerabilities(doc, "scan.json")
+    assert report.metadata["validation"] == "valid"
