@@ -20,12 +20,12 @@ from gate.scanners import clair
 from gate.scanners.clair import (
     clair_fixed_versions,
     cve_aliases,
-    merge_duplicate_findings,
     parse_clair_legacy_report,
     parse_clair_v4_report,
 )
 from gate.scanners.detect import FORMATS, detect_format
 from gate.scanners.finding import CvssScore, Finding, FixState, ScanReport, Severity
+from gate.scanners.merge import merge_duplicate_findings
 
 DIGEST = "sha256:" + "ab" * 32
 CVSS_KEY = (

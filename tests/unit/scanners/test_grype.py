@@ -13,7 +13,8 @@ from gate.oci.digest import Digest
 from gate.scanners import grype
 from gate.scanners.detect import detect_format
 from gate.scanners.finding import CvssScore, Finding, FixState, ScanReport, Severity
-from gate.scanners.grype import merge_duplicate_findings, parse_grype_report
+from gate.scanners.grype import parse_grype_report
+from gate.scanners.merge import merge_duplicate_findings
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32
