@@ -72,14 +72,14 @@ def exploit_limits(policy: VulnerabilityPolicy, finding: Finding) -> tuple[tuple
     if policy.deny_kev:
         if finding.kev:
             limits.append(("kev", "known exploited (KEV, per the report)"))
-        elif policy.kev_ids and any(i.casefold() in policy.kev_ids for i in finding.ids):
+        elif policy.kev_ids and not policy.kev_ids.isdisjoint(finding.folded_ids):
             limits.append(("kev", f"known exploited (KEV, in {policy.kev_source})"))
     if policy.min_epss is not None:
         score = finding.epss
         where = "report"
         if score is None and policy.epss_scores:
             scores = policy.epss_scores
-            known = [scores[k] for k in (i.casefold() for i in finding.ids) if k in scores]
+            known = [scores[k] for k in finding.folded_ids if k in scores]
             score = max(known) if known else None
             where = str(policy.epss_source)
         if score is not None and score >= policy.min_epss:

@@ -114,6 +114,11 @@ class Finding:
         return frozenset((self.id, *self.aliases))
 
     @cached_property
+    def folded_ids(self) -> frozenset[str]:
+        """``ids`` case-folded, for matching against policy lists."""
+        return frozenset(i.casefold() for i in self.ids)
+
+    @cached_property
     def max_cvss(self) -> float | None:
         """The highest CVSS base score any source gives, or None."""
         scores = [c.score for c in self.cvss if c.score is not None]
