@@ -39,7 +39,8 @@ from gate.vex.load import load_vex
 EXIT_ALLOW = 0
 EXIT_DENY = 1
 EXIT_UNDECIDED = 2
-_MAX_EVIDENCE_BYTES = 256 * 1024 * 1024
+#: Real reports and SBOMs are tens of MB at most; anything near this is refused unread.
+_MAX_EVIDENCE_BYTES = 128 * 1024 * 1024
 
 
 class _Parser(argparse.ArgumentParser):
