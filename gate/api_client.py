@@ -96,7 +96,7 @@ class ApiClient:
         return list(ids)
 
     def push_evidence(self, digest: str, kind: str, name: str, data: bytes) -> str:
-        """Store a scan report (``kind`` scan) or SBOM (sbom) for image ``digest``; its id."""
+        """Store a scan report (``kind`` scan), SBOM (sbom) or VEX (vex) for ``digest``; its id."""
         answer = self._call(
             "POST",
             "/evidence",

@@ -20,6 +20,7 @@ from gate.oci.reference import ImageReference
 from gate.sbom.component import Sbom
 from gate.sbom.cyclonedx import UNPARSED_SUBJECT_DIGESTS
 from gate.scanners.finding import ScanReport
+from gate.vex.model import VexDocument
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Binding:
     scans: tuple[ScanReport, ...]
     sboms: tuple[Sbom, ...]
     notes: tuple[str, ...]
+    #: VEX documents stored for the digest (their statements scope themselves).
+    vex: tuple[VexDocument, ...] = ()
 
 
 def _same_image(name: str | None, reference: ImageReference) -> bool:

@@ -214,6 +214,7 @@ class Gate:
                 scans=binding.scans + stored.scans,
                 sboms=binding.sboms + stored.sboms,
                 notes=binding.notes + stored.notes,
+                vex=stored.vex,
             )
         evidence = ImageEvidence(
             reference=reference,
@@ -224,7 +225,7 @@ class Gate:
             scans=binding.scans,
             sboms=binding.sboms,
             notes=binding.notes,
-            vex=self._vex,
+            vex=(*self._vex, *binding.vex),
         )
         return evaluate(self._policy, evidence, now), None
 

@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("image", metavar="IMAGE")
     push.add_argument("--scan", action="append", default=[], type=Path, help="scan report")
     push.add_argument("--sbom", action="append", default=[], type=Path, help="SBOM document")
+    push.add_argument("--vex", action="append", default=[], type=Path, help="VEX document")
     push.add_argument("--server", required=True, metavar="URL", help="gate server URL")
     _add_server_options(push)
     _add_registry_options(push)
@@ -457,12 +458,13 @@ def _cmd_evidence_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_evidence_push(args: argparse.Namespace) -> int:
-    if not args.scan and not args.sbom:
-        raise InputError("nothing to push: give --scan and/or --sbom files")
+    if not args.scan and not args.sbom and not args.vex:
+        raise InputError("nothing to push: give --scan, --sbom and/or --vex files")
     return evidence_push(
         args.image,
         args.scan,
         args.sbom,
+        vex=args.vex,
         server=args.server,
         token=_token(args),
         registry=_registry(args),

@@ -24,6 +24,7 @@ from gate.policy.verdict import Verdict
 from gate.report.json_report import verdict_to_dict
 from gate.sbom.load import load_sbom
 from gate.scanners.load import load_scan_report
+from gate.vex.load import load_vex
 
 __all__ = ["MAX_EVIDENCE_BYTES", "evidence_push", "record_check", "verdicts_list"]
 
@@ -138,6 +139,7 @@ def evidence_push(
     scans: Sequence[Path],
     sboms: Sequence[Path],
     *,
+    vex: Sequence[Path] = (),
     server: str,
     token: str,
     registry: RegistryClient,
@@ -145,14 +147,14 @@ def evidence_push(
     timeout: float = 10.0,
     out: TextIO | None = None,
 ) -> int:
-    """Resolve ``image`` to its manifest digest and push each scan report and SBOM for it.
+    """Resolve ``image`` to its manifest digest and push each scan report, SBOM and VEX for it.
 
     Every file is read and validated before anything is sent, so a bad file
     leaves nothing half pushed. One line per pushed document goes to ``out``
     (default stdout). Returns 0.
     """
-    if not scans and not sboms:
-        raise InputError("nothing to push: give at least one --scan or --sbom file")
+    if not scans and not sboms and not vex:
+        raise InputError("nothing to push: give at least one --scan, --sbom or --vex file")
     documents: list[tuple[str, Path, bytes]] = []
     for path in scans:
         data = _read_evidence(path, "scan report")
@@ -162,6 +164,10 @@ def evidence_push(
         data = _read_evidence(path, "SBOM")
         load_sbom(data, str(path))
         documents.append(("sbom", path, data))
+    for path in vex:
+        data = _read_evidence(path, "VEX document")
+        load_vex(data, str(path))
+        documents.append(("vex", path, data))
     reference = ImageReference.parse(image)
     digest = str(registry.resolve(reference).digest)
     stream = out if out is not None else sys.stdout

@@ -38,6 +38,7 @@ from gate.store.model import (
     VerdictSource,
     VerdictStore,
 )
+from gate.vex.load import load_vex
 from webhook.openapi import build_openapi
 from webhook.tokens import Principal, Scope, TokenSet
 
@@ -198,17 +199,21 @@ def create_api_blueprint(
         digest = _digest(digest_text, "digest")
         kind_text = _single(request.args, "kind")
         if kind_text is None:
-            raise _bad("kind", "required (scan or sbom)")
+            raise _bad("kind", "required (scan, sbom or vex)")
         try:
             kind = EvidenceKind(kind_text)
         except ValueError:
-            raise _bad("kind", f"must be scan or sbom, got {kind_text[:40]!r}") from None
+            raise _bad("kind", f"must be scan, sbom or vex, got {kind_text[:40]!r}") from None
         name = _single(request.args, "name") or f"{kind.value}-{digest.hex[:12]}"
         _check_text("name", name, 255)
         data = _read_body(max_evidence_bytes)
         if kind is EvidenceKind.SCAN:
             scan = load_scan_report(data, name)
             fmt, created, described = scan.format, scan.created_at, scan.artifact_digests
+        elif kind is EvidenceKind.VEX:
+            # Which images a statement covers is decided when it is applied (its products).
+            vex = load_vex(data, name)
+            fmt, created, described = vex.format, vex.timestamp, frozenset()
         else:
             sbom = load_sbom(data, name)
             fmt, created, described = sbom.format, sbom.created_at, sbom.subject_digests

@@ -58,6 +58,8 @@ from gate.signatures.notary.server import NotaryServers
 from gate.signatures.notary.verifier import NotaryVerifier
 from gate.signatures.trust import TrustAuthority
 from gate.store.model import EvidenceKind, VerdictStore
+from gate.vex.load import load_vex
+from gate.vex.model import VexDocument
 from webhook.metrics import Metrics
 from webhook.policy_holder import PolicyHolder
 from webhook.workloads import ContainerImage
@@ -336,13 +338,16 @@ class StoreEvidence:
     def __init__(self, store: VerdictStore, cache: TtlCache[str, ScanReport | Sbom]) -> None:
         self._store = store
         self._cache = cache
+        self._vex_cache: TtlCache[str, VexDocument] = TtlCache(cache._ttl, 256)
 
     def __call__(self, reference: ImageReference, digests: Sequence[Digest]) -> Binding:
         """The stored evidence for ``digests`` (``gate.check.EvidenceProvider``)."""
         scans: list[ScanReport] = []
         sboms: list[Sbom] = []
         notes: list[str] = []
+        vex: list[VexDocument] = []
         for digest in digests:
+            vex.extend(self._stored_vex(digest, notes))
             for kind in (EvidenceKind.SCAN, EvidenceKind.SBOM):
                 try:
                     stored = self._store.latest_evidence(str(digest), kind)
@@ -380,7 +385,27 @@ class StoreEvidence:
                     scans.append(document)
                 else:
                     sboms.append(document)
-        return Binding(scans=tuple(scans), sboms=tuple(sboms), notes=tuple(notes))
+        return Binding(scans=tuple(scans), sboms=tuple(sboms), notes=tuple(notes), vex=tuple(vex))
+
+    def _stored_vex(self, digest: Digest, notes: list[str]) -> list[VexDocument]:
+        """Every VEX document pushed for ``digest`` (all of them count, newest statement wins)."""
+        try:
+            stored = self._store.evidence_for(str(digest), EvidenceKind.VEX)
+        except GateError as exc:
+            raise BackendError(f"could not read stored vex evidence: {exc}") from exc
+        documents: list[VexDocument] = []
+        for item in stored:
+            source = f"{item.name} (stored vex {item.id})"
+            cached = self._vex_cache.get(item.id)
+            if cached is None:
+                try:
+                    cached = load_vex(item.data, source)
+                except InputError as exc:
+                    notes.append(f"{source}: not readable, not used: {exc}")
+                    continue
+                self._vex_cache.put(item.id, cached)
+            documents.append(cached)
+        return documents
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "digest": _DIGEST_SCHEMA,
-            "kind": {"type": "string", "enum": ["scan", "sbom"]},
+            "kind": {"type": "string", "enum": ["scan", "sbom", "vex"]},
         },
     },
     "AdmissionReview": {
@@ -269,10 +269,10 @@ def _paths(prefix: str) -> dict[str, Any]:
         f"{prefix}/evidence": {
             "post": {
                 "operationId": "pushEvidence",
-                "summary": "Store a scan report or SBOM for an image digest.",
-                "description": "Any format `gate check --scan/--sbom` reads; the document is "
-                "validated before it is stored. At admission the newest evidence of each kind "
-                "stored for the image digest is used.",
+                "summary": "Store a scan report, SBOM or VEX document for an image digest.",
+                "description": "Any format `gate check --scan/--sbom/--vex` reads; the document "
+                "is validated before it is stored. At admission the newest scan report and SBOM "
+                "stored for the image digest are used, and every stored VEX document.",
                 "security": write,
                 "parameters": [
                     {
@@ -286,7 +286,7 @@ def _paths(prefix: str) -> dict[str, Any]:
                         "name": "kind",
                         "in": "query",
                         "required": True,
-                        "schema": {"type": "string", "enum": ["scan", "sbom"]},
+                        "schema": {"type": "string", "enum": ["scan", "sbom", "vex"]},
                     },
                     _query("name", "The file name, shown in verdicts.", {"type": "string"}),
                 ],

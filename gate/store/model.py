@@ -92,6 +92,7 @@ class EvidenceKind(enum.StrEnum):
 
     SCAN = "scan"
     SBOM = "sbom"
+    VEX = "vex"
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,12 @@ class VerdictStore(Protocol):
     def latest_evidence(self, digest: str, kind: EvidenceKind) -> StoredEvidence | None:
         """The evidence of ``kind`` for ``digest`` with the newest ``created_at``
         (falling back to ``received_at``), or None."""
+        ...
+
+    def evidence_for(
+        self, digest: str, kind: EvidenceKind, *, limit: int = 100
+    ) -> tuple[StoredEvidence, ...]:
+        """Every evidence document of ``kind`` for ``digest``, newest first (at most ``limit``)."""
         ...
 
     def close(self) -> None:

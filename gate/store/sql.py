@@ -366,6 +366,13 @@ class SqlVerdictStore:
     def latest_evidence(self, digest: str, kind: EvidenceKind) -> StoredEvidence | None:
         """The evidence of ``kind`` for ``digest`` with the newest ``created_at``
         (``received_at`` for documents without one), or None."""
+        found = self.evidence_for(digest, kind, limit=1)
+        return found[0] if found else None
+
+    def evidence_for(
+        self, digest: str, kind: EvidenceKind, *, limit: int = 100
+    ) -> tuple[StoredEvidence, ...]:
+        """Every evidence document of ``kind`` for ``digest``, newest first (at most ``limit``)."""
         table = schema.evidence
         statement = (
             select(table)
@@ -375,12 +382,13 @@ class SqlVerdictStore:
                 table.c.received_at.desc(),
                 table.c.id.desc(),
             )
-            .limit(1)
+            .limit(limit)
         )
-        with self._failing_as("latest_evidence"), self._transaction(write=False) as connection:
-            row = connection.execute(statement).first()
-        if row is None:
-            return None
+        with self._failing_as("evidence_for"), self._transaction(write=False) as connection:
+            rows = connection.execute(statement).all()
+        return tuple(self._evidence(row) for row in rows)
+
+    def _evidence(self, row: Row[Any]) -> StoredEvidence:
         try:
             stored_kind = EvidenceKind(row.kind)
         except ValueError:

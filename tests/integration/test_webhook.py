@@ -524,6 +524,35 @@ def test_stored_scan_evidence_is_used_for_its_digest(make_app: AppFactory, image
     response = _post(client, admission_review(deployment))
     assert response["allowed"] is False
     assert "CVE-2024-0001" in response["status"]["message"]
+    # A VEX document pushed for the digest suppresses the finding at the next admission.
+    digest = images.digests["scanned"]
+    vex = {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://acme.example/vex/scanned",
+        "author": "Acme security",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "version": 1,
+        "statements": [
+            {
+                "vulnerability": {"name": "CVE-2024-0001"},
+                "products": [{"@id": f"pkg:oci/scanned@{digest}"}],
+                "status": "not_affected",
+                "justification": "vulnerable_code_not_present",
+            }
+        ],
+    }
+    store.put_evidence(
+        NewEvidence(
+            digest=str(digest),
+            kind=EvidenceKind.VEX,
+            format="openvex",
+            name="vex.json",
+            data=json.dumps(vex).encode(),
+            received_at=datetime.now(UTC),
+        )
+    )
+    response = _post(client, admission_review(deployment))
+    assert response["allowed"] is True, response
 
 
 def test_policy_reload_valid_then_invalid(make_app: AppFactory, images: Images) -> None:

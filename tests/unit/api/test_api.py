@@ -498,8 +498,12 @@ def test_an_evidence_name_defaults_to_kind_and_digest(
     [
         ({"kind": "scan"}, trivy_report(), "digest: required"),
         ({"digest": "latest", "kind": "scan"}, trivy_report(), "digest: not a digest"),
-        ({"digest": DIGEST_A}, trivy_report(), "kind: required (scan or sbom)"),
-        ({"digest": DIGEST_A, "kind": "vex"}, trivy_report(), "kind: must be scan or sbom"),
+        ({"digest": DIGEST_A}, trivy_report(), "kind: required (scan, sbom or vex)"),
+        (
+            {"digest": DIGEST_A, "kind": "attestation"},
+            trivy_report(),
+            "kind: must be scan, sbom or vex",
+        ),
         (
             {"digest": DIGEST_A, "kind": "scan", "tag": "x"},
             trivy_report(),
@@ -597,3 +601,45 @@ def test_an_unreachable_store_is_503_with_the_reason(tmp_path: Path) -> None:
         assert response.status_code == 503, (method, path, response.get_json())
         assert error_of(response).startswith("verdict store sqlite")
     store.close()
+
+
+def test_push_vex_evidence_keeps_every_document(
+    client: FlaskClient, store: SqlVerdictStore
+) -> None:
+    def vex(name: str, stamp: str) -> bytes:
+        return json.dumps(
+            {
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "@id": f"https://acme.example/vex/{name}",
+                "author": "Acme",
+                "timestamp": stamp,
+                "version": 1,
+                "statements": [
+                    {
+                        "vulnerability": {"name": "CVE-2024-1"},
+                        "products": [{"@id": f"pkg:oci/app@{DIGEST_A}"}],
+                        "status": "fixed",
+                    }
+                ],
+            }
+        ).encode()
+
+    for name, stamp in (("a", "2026-01-01T00:00:00Z"), ("b", "2026-02-01T00:00:00Z")):
+        response = client.post(
+            EVIDENCE,
+            query_string={"digest": DIGEST_A, "kind": "vex", "name": f"{name}.json"},
+            data=vex(name, stamp),
+            headers=bearer(WRITER),
+        )
+        assert response.status_code == 201, response.get_json()
+    stored = store.evidence_for(DIGEST_A, EvidenceKind.VEX)
+    assert [s.name for s in stored] == ["b.json", "a.json"]
+    assert all(s.format == "openvex" for s in stored)
+    refused = client.post(
+        EVIDENCE,
+        query_string={"digest": DIGEST_A, "kind": "vex"},
+        data=b'{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []}',
+        headers=bearer(WRITER),
+    )
+    assert refused.status_code == 400
+    assert "VEX" in refused.get_json()["error"] or "vex" in refused.get_json()["error"]
