@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -484,6 +486,26 @@ def _sqlite_glob(glob: object, reference: object) -> int:
     return int(glob_matches(glob, reference))
 
 
+def _set_wal(cursor: Any, busy_timeout: float) -> None:
+    """Switch the database to WAL, waiting out the moment another process does the same.
+
+    SQLite answers "database is locked" at once, without its busy handler,
+    when two connections change a new database's journal mode together (four
+    replicas starting at once); the switch is retried until ``busy_timeout``.
+    """
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _sqlite_engine(url: URL, *, pool_size: int, busy_timeout: float) -> Engine:
     if url.get_driver_name() not in ("pysqlite", ""):
         raise InputError(f"unsupported SQLite driver ({_URL_HINT})", field="database URL")
@@ -521,7 +543,7 @@ def _sqlite_engine(url: URL, *, pool_size: int, busy_timeout: float) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _set_wal(cursor, busy_timeout)
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
