@@ -90,6 +90,11 @@ class TtlCache(Generic[K, V]):
         self._entries: collections.OrderedDict[K, tuple[float, V]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def ttl(self) -> float:
+        """Seconds an entry lives (unless put with a shorter one)."""
+        return self._ttl
+
     def get(self, key: K) -> V | None:
         """The live value for ``key``, or None."""
         with self._lock:
@@ -338,7 +343,7 @@ class StoreEvidence:
     def __init__(self, store: VerdictStore, cache: TtlCache[str, ScanReport | Sbom]) -> None:
         self._store = store
         self._cache = cache
-        self._vex_cache: TtlCache[str, VexDocument] = TtlCache(cache._ttl, 256)
+        self._vex_cache: TtlCache[str, VexDocument] = TtlCache(cache.ttl, 256)
 
     def __call__(self, reference: ImageReference, digests: Sequence[Digest]) -> Binding:
         """The stored evidence for ``digests`` (``gate.check.EvidenceProvider``)."""

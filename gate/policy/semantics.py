@@ -773,12 +773,7 @@ class _Builder:
         severity: Severity | None = None
         raw_severity = raw.get("denySeverity")
         if raw_severity is not None:
-            # Only the five names of the scale: Severity.parse would also take
-            # scanner words ("moderate") and turn unknown ones into UNKNOWN.
-            name = raw_severity.strip().upper() if isinstance(raw_severity, str) else None
-            severity = Severity.__members__.get(name) if name else None
-            if severity is None:
-                self.error((*path, "denySeverity"), f"must be one of {_SEVERITY_NAMES}")
+            severity = self.severity_name(raw_severity, (*path, "denySeverity"))
         max_cvss: float | None = None
         raw_cvss = raw.get("maxCvss")
         if raw_cvss is not None:
@@ -837,7 +832,11 @@ class _Builder:
         return policy, scan
 
     def severity_name(self, raw: Any, path: FieldPath) -> Severity | None:
-        """One of the five severity names (any case); reports anything else."""
+        """One of the five severity names (any case); reports anything else.
+
+        Only the names of the scale: ``Severity.parse`` would also take scanner
+        words ("moderate") and turn unknown ones into UNKNOWN.
+        """
         name = raw.strip().upper() if isinstance(raw, str) else None
         severity = Severity.__members__.get(name) if name else None
         if severity is None:

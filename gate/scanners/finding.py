@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from types import MappingProxyType
+from typing import Any
 
 from gate.oci.digest import Digest
 
@@ -133,6 +134,30 @@ class Finding:
     def key(self) -> tuple[str, str, str, str]:
         """Identity for de-duplication: target, package, version, vulnerability id."""
         return (self.target or "", self.purl or self.package_name, self.package_version, self.id)
+
+
+#: The field names of ``Finding``.
+FINDING_FIELDS = frozenset(f.name for f in fields(Finding))
+#: Whether ``Finding`` is a plain frozen dataclass, whose instance state is just its ``__dict__``.
+PLAIN_FINDING = "__slots__" not in Finding.__dict__ and not hasattr(Finding, "__post_init__")
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def build_finding(values: dict[str, Any]) -> Finding:
+    """A ``Finding`` from a dict naming exactly its fields, as ``Finding(**values)`` would be.
+
+    Adapters build one finding per match of reports with thousands of them;
+    ``__init__`` of a frozen dataclass costs one ``object.__setattr__`` per
+    field, a fifth of an adapter's time. For a plain frozen dataclass, handing
+    the instance the dict directly gives the same object (the adapter tests
+    compare both); anything else takes the ordinary constructor.
+    """
+    if PLAIN_FINDING and values.keys() == FINDING_FIELDS:
+        finding: Finding = _new_object(Finding)
+        _set_attribute(finding, "__dict__", values)
+        return finding
+    return Finding(**values)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ object; newer reports add ``namespace``, ``cvss[]`` with a ``source``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -43,7 +42,7 @@ from gate.scanners._fields import (
     req_str,
     wrong_type,
 )
-from gate.scanners.finding import CvssScore, Finding, FixState, ScanReport, Severity
+from gate.scanners.finding import CvssScore, Finding, FixState, ScanReport, Severity, build_finding
 from gate.scanners.merge import merge_duplicate_findings
 
 FORMAT = "grype"
@@ -77,44 +76,6 @@ _STRING_OR_NULL = frozenset({str, type(None)})
 _LIST_OR_NULL = frozenset({list, type(None)})
 #: Scores a boolean compares equal to (``true == 1``, ``false == 0``).
 _ZERO_ONE = frozenset({0.0, 1.0})
-
-# Building a frozen dataclass through its __init__ costs one object.__setattr__
-# per field (19 for Finding), a fifth of the adapter's time on the large
-# report. When Finding is a plain frozen dataclass (no __slots__, no
-# __post_init__) and ``_MatchReader.read`` builds a dict naming exactly its
-# fields, the instance gets that dict directly: identical to what __init__
-# would produce (the unit tests compare both). Any change to Finding that
-# breaks these conditions switches back to the ordinary constructor.
-_FINDING_KEYS = frozenset(
-    {
-        "id",
-        "package_name",
-        "package_version",
-        "severity",
-        "aliases",
-        "package_type",
-        "purl",
-        "target",
-        "cvss",
-        "fixed_versions",
-        "fix_state",
-        "severity_source",
-        "raw_severity",
-        "title",
-        "primary_url",
-        "epss",
-        "kev",
-        "fix_published",
-        "published",
-    }
-)
-_FAST_FINDINGS = (
-    frozenset(f.name for f in fields(Finding)) == _FINDING_KEYS
-    and "__slots__" not in Finding.__dict__
-    and not hasattr(Finding, "__post_init__")
-)
-_new_object = object.__new__
-_set_attribute = object.__setattr__
 
 #: Words that knowingly mean "no rating" (not worth an "unrecognised" note).
 _NO_RATING = frozenset({"unknown", "none", ""})
@@ -390,12 +351,7 @@ class _MatchReader:
             "fix_published": fix_published,
             "published": None,
         }
-        if _FAST_FINDINGS:
-            finding: Finding = _new_object(Finding)
-            _set_attribute(finding, "__dict__", values)
-        else:
-            finding = Finding(**values)
-        self.findings.append(finding)
+        self.findings.append(build_finding(values))
 
     def _cached_cvss(self, vuln_id: str, vuln: dict[str, Any], vpath: str) -> tuple[CvssScore, ...]:
         """``_cvss`` of the matched record, reused when the same id repeats the same ratings.

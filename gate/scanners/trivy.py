@@ -15,7 +15,6 @@ budget is "no slower than the ``json.loads`` that produced the document"
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -32,7 +31,7 @@ from gate.scanners._fields import (
     parse_timestamp,
     wrong_type,
 )
-from gate.scanners.finding import CvssScore, Finding, FixState, ScanReport, Severity
+from gate.scanners.finding import CvssScore, Finding, FixState, ScanReport, Severity, build_finding
 
 #: Result classes known to carry no vulnerabilities (secrets, misconfigurations,
 #: licenses). Vulnerabilities come from ``os-pkgs``, ``lang-pkgs`` and legacy
@@ -216,45 +215,6 @@ def _suppressed(result: dict[str, Any], source: str, rpath: str) -> list[Any]:
     return modified
 
 
-# Building a frozen dataclass through its __init__ costs one object.__setattr__
-# per field (15 for Finding), which alone was a third of the budget on the
-# 711-finding report. When Finding is a plain frozen dataclass (no __slots__,
-# no __post_init__) and the dict built in ``_VulnerabilityReader.read`` names
-# exactly its fields, the instance gets that dict directly: identical to what
-# __init__ would produce (the unit tests compare both). Any change to Finding
-# that breaks these conditions switches back to the ordinary constructor.
-_FINDING_KEYS = frozenset(
-    {
-        "id",
-        "package_name",
-        "package_version",
-        "severity",
-        "aliases",
-        "package_type",
-        "purl",
-        "target",
-        "cvss",
-        "fixed_versions",
-        "fix_state",
-        "severity_source",
-        "raw_severity",
-        "title",
-        "primary_url",
-        "epss",
-        "kev",
-        "fix_published",
-        "published",
-    }
-)
-_FAST_FINDINGS = (
-    frozenset(f.name for f in fields(Finding)) == _FINDING_KEYS
-    and "__slots__" not in Finding.__dict__
-    and not hasattr(Finding, "__post_init__")
-)
-_new_object = object.__new__
-_set_attribute = object.__setattr__
-
-
 class _VulnerabilityReader:
     """Turns the ``Vulnerabilities`` arrays of a report into findings.
 
@@ -278,7 +238,6 @@ class _VulnerabilityReader:
         severities = _SEVERITIES
         statuses = STATUS_FIX_STATES
         read_cvss = self.cvss.read
-        fast, new_object, set_attribute = _FAST_FINDINGS, _new_object, _set_attribute
         fixed_state, not_fixed_state = FixState.FIXED, FixState.NOT_FIXED
         string_or_null, object_or_null = _STRING_OR_NULL, _OBJECT_OR_NULL
         for index, vuln in enumerate(vulns):
@@ -382,12 +341,7 @@ class _VulnerabilityReader:
                 "fix_published": None,
                 "published": None,
             }
-            if fast:
-                finding: Finding = new_object(Finding)
-                set_attribute(finding, "__dict__", values)
-            else:
-                finding = Finding(**values)
-            append(finding)
+            append(build_finding(values))
 
 
 #: The optional fields of a vulnerability and the JSON type each must have.

@@ -10,6 +10,7 @@ import pytest
 
 from gate.errors import InputError
 from gate.oci.digest import Digest
+from gate.scanners import finding as finding_module
 from gate.scanners import grype
 from gate.scanners.detect import detect_format
 from gate.scanners.finding import CvssScore, Finding, FixState, ScanReport, Severity
@@ -164,9 +165,20 @@ def test_a_match_maps_onto_every_finding_field() -> None:
     assert isinstance(finding.cvss[1].score, float)
 
 
-def test_fast_built_findings_behave_exactly_like_constructed_ones() -> None:
-    assert grype._FAST_FINDINGS, "Finding changed shape: update _FINDING_KEYS in grype.py"
+def test_fast_built_findings_behave_exactly_like_constructed_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert finding_module.PLAIN_FINDING, "Finding is no longer a plain frozen dataclass"
+    named: list[frozenset[str]] = []
+
+    def spy(values: dict[str, Any]) -> Finding:
+        named.append(frozenset(values))
+        return finding_module.build_finding(values)
+
+    monkeypatch.setattr(grype, "build_finding", spy)
     (finding,) = load(report(match())).findings
+    # The adapter names exactly Finding's fields, so the fast path was taken.
+    assert named == [finding_module.FINDING_FIELDS]
     ordinary = Finding(**vars(finding))
     assert finding == ordinary
     assert hash(finding) == hash(ordinary)
@@ -178,7 +190,7 @@ def test_fast_built_findings_behave_exactly_like_constructed_ones() -> None:
 def test_the_ordinary_constructor_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
     doc = report(match(), match(artifact=artifact(name="libssl")))
     fast = load(doc)
-    monkeypatch.setattr(grype, "_FAST_FINDINGS", False)
+    monkeypatch.setattr(finding_module, "PLAIN_FINDING", False)
     assert load(doc).findings == fast.findings
 
 

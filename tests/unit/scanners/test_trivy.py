@@ -12,6 +12,7 @@ import pytest
 
 from gate.errors import InputError
 from gate.oci.digest import Digest
+from gate.scanners import finding as finding_module
 from gate.scanners import trivy
 from gate.scanners.finding import CvssScore, Finding, FixState, ScanReport, Severity
 from gate.scanners.load import load_scan_report
@@ -109,9 +110,20 @@ def test_a_vulnerability_maps_onto_every_finding_field() -> None:
     assert isinstance(finding.cvss[1].score, float)
 
 
-def test_fast_built_findings_behave_exactly_like_constructed_ones() -> None:
-    assert trivy._FAST_FINDINGS, "Finding changed shape: update _FINDING_KEYS in trivy.py"
+def test_fast_built_findings_behave_exactly_like_constructed_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert finding_module.PLAIN_FINDING, "Finding is no longer a plain frozen dataclass"
+    named: list[frozenset[str]] = []
+
+    def spy(values: dict[str, Any]) -> Finding:
+        named.append(frozenset(values))
+        return finding_module.build_finding(values)
+
+    monkeypatch.setattr(trivy, "build_finding", spy)
     (finding,) = load(report(result(vuln()))).findings
+    # The adapter names exactly Finding's fields, so the fast path was taken.
+    assert named == [finding_module.FINDING_FIELDS]
     ordinary = Finding(**vars(finding))
     assert finding == ordinary
     assert hash(finding) == hash(ordinary)
@@ -153,7 +165,7 @@ def test_cvss_is_read_per_finding_even_when_ids_repeat() -> None:
 def test_the_ordinary_constructor_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
     doc = report(result(vuln(VendorIDs=["GHSA-1"], CVSS={"nvd": {"V3Score": 5.5}})))
     fast = load(doc)
-    monkeypatch.setattr(trivy, "_FAST_FINDINGS", False)
+    monkeypatch.setattr(finding_module, "PLAIN_FINDING", False)
     assert load(doc).findings == fast.findings
 
 
