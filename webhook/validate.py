@@ -26,7 +26,7 @@ from werkzeug.wsgi import get_input_stream
 
 from gate.clock import Clock
 from gate.errors import InputError
-from gate.policy.verdict import Decision
+from gate.policy.verdict import Decision, ImageVerdict
 from gate.store.model import CheckRecord, NewVerdict, VerdictSource
 from webhook.admission import AdmissionRequest, ReviewError, parse_review, review_response
 from webhook.checker import AdmissionChecker, ImageOutcome
@@ -44,6 +44,9 @@ PATH = "/validate"
 #: How many denied images a message names before "and N more".
 _MESSAGE_IMAGES = 3
 _JSON = [("Content-Type", "application/json")]
+#: Verdicts whose check records are kept for reuse (cleared when full; one second of
+#: memoised decisions covers far fewer distinct images).
+_MEMO_SIZE = 256
 
 
 def error_body(reason: str) -> bytes:
@@ -74,6 +77,21 @@ class AdmissionEndpoint:
         self._metrics = metrics
         self._max_body = max_body_bytes
         self._clock = clock
+        # Reused verdicts (the decision memo) keep their stored checks object, so the
+        # store serialises them once: by identity, the verdict kept alive in the entry.
+        self._records: dict[int, tuple[ImageVerdict, tuple[CheckRecord, ...]]] = {}
+
+    def _check_records(self, verdict: ImageVerdict) -> tuple[CheckRecord, ...]:
+        entry = self._records.get(id(verdict))
+        if entry is not None and entry[0] is verdict:
+            return entry[1]
+        records = tuple(
+            CheckRecord(c.check, c.outcome.value, c.reason, c.details) for c in verdict.checks
+        )
+        if len(self._records) >= _MEMO_SIZE:
+            self._records.clear()
+        self._records[id(verdict)] = (verdict, records)
+        return records
 
     def too_large(self) -> tuple[int, bytes]:
         """The 413 answer (counted as a bad request)."""
@@ -180,10 +198,7 @@ class AdmissionEndpoint:
                         policy_digest=policy_digest,
                         rule=o.verdict.rule,
                         reason=o.verdict.reason,
-                        checks=tuple(
-                            CheckRecord(c.check, c.outcome.value, c.reason, c.details)
-                            for c in o.verdict.checks
-                        ),
+                        checks=self._check_records(o.verdict),
                         namespace=review.namespace,
                         workload_kind=review.kind.kind,
                         workload_name=review.workload_name,

@@ -39,6 +39,7 @@ from sqlalchemy.pool import StaticPool
 
 from gate.errors import BackendError, GateError, InputError
 from gate.store import schema
+from gate.store.bulk import BulkInsert
 from gate.store.ids import looks_like_id, new_id
 from gate.store.model import (
     CheckRecord,
@@ -61,11 +62,15 @@ from gate.store.query import (
 )
 
 _URL_HINT = "expected sqlite:///path, sqlite:// or postgresql+psycopg://user@host:port/db"
+#: Serialised check lists kept by identity (cleared when full).
+_CHECKS_MEMO_SIZE = 256
 _WRITE = "gate_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 
 
 def _plain(value: Any) -> Any:
     """Check details as JSON-ready values (mappings, sequences, enums, dates)."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
     if isinstance(value, Enum):
         return _plain(value.value)
     if isinstance(value, Mapping):
@@ -135,6 +140,9 @@ class SqlVerdictStore:
         self._engine = engine
         self._label = label
         self._password = password
+        self._insert_verdicts = BulkInsert(schema.verdicts, engine.dialect)
+        # The webhook hands the same checks object for a reused decision: serialise once.
+        self._checks_json: dict[int, tuple[Sequence[CheckRecord], str]] = {}
 
     # -- construction ---------------------------------------------------------------
 
@@ -239,12 +247,25 @@ class SqlVerdictStore:
 
     def record(self, verdicts: Sequence[NewVerdict]) -> tuple[str, ...]:
         """Store ``verdicts`` in one transaction; return their ids in order."""
-        rows = [_verdict_row(index, verdict) for index, verdict in enumerate(verdicts)]
+        rows = [
+            _verdict_row(index, verdict, self._serialised_checks(verdict.checks))
+            for index, verdict in enumerate(verdicts)
+        ]
         if not rows:
             return ()
         with self._failing_as("record"), self._transaction(write=True) as connection:
-            connection.execute(schema.verdicts.insert(), rows)
+            self._insert_verdicts.execute(connection, rows)
         return tuple(str(row["id"]) for row in rows)
+
+    def _serialised_checks(self, checks: Sequence[CheckRecord]) -> str:
+        entry = self._checks_json.get(id(checks))
+        if entry is not None and entry[0] is checks:
+            return entry[1]
+        text = _checks_to_json(checks)
+        if len(self._checks_json) >= _CHECKS_MEMO_SIZE:
+            self._checks_json.clear()
+        self._checks_json[id(checks)] = (checks, text)
+        return text
 
     def get(self, verdict_id: str) -> StoredVerdict | None:
         """One verdict by id, or None (also for strings that cannot be an id)."""
@@ -446,7 +467,7 @@ def _kind(value: str) -> EvidenceKind:
         raise InputError(f"unknown evidence kind {value!r}", field="kind") from None
 
 
-def _verdict_row(index: int, verdict: NewVerdict) -> dict[str, Any]:
+def _verdict_row(index: int, verdict: NewVerdict, checks: str) -> dict[str, Any]:
     where = f"verdicts[{index}]"
     time = check_aware(verdict.time, f"{where}.time")
     if time is None:
@@ -472,7 +493,7 @@ def _verdict_row(index: int, verdict: NewVerdict) -> dict[str, Any]:
         "reason": verdict.reason,
         "duration_ms": duration,
         "decided": bool(verdict.decided),
-        "checks": _checks_to_json(verdict.checks),
+        "checks": checks,
     }
 
 
