@@ -154,6 +154,46 @@ def parse_spdx_tag_value(text: str, source: str) -> Sbom:
     return _to_sbom(parsed, source, "tag-value", fixed, package_paths=None)
 
 
+def _check_complete(doc: Document, source: str) -> None:
+    """Refuse a tag-value document that was cut short.
+
+    Tag-value is line by line, so a document cut at a line boundary still
+    parses, with packages missing. Generators write the relationships last;
+    a document that describes nothing (SPDX requires a ``DESCRIBES``
+    relationship) or whose relationships name elements it never defines has
+    lost its end.
+    """
+    defined = {"SPDXRef-DOCUMENT"}
+    defined.update(p.spdx_id for p in doc.packages)
+    defined.update(f.spdx_id for f in doc.files)
+    defined.update(s.spdx_id for s in doc.snippets)
+    describes = False
+    for relationship in doc.relationships:
+        ends = (relationship.spdx_element_id, relationship.related_spdx_element_id)
+        for element in ends:
+            if (
+                isinstance(element, str)
+                and element.startswith("SPDXRef-")
+                and element not in defined
+            ):
+                raise InputError(
+                    f"Relationship names {element!r}, which the document does not define "
+                    "(truncated document?)",
+                    source=source,
+                )
+        if (
+            relationship.spdx_element_id == "SPDXRef-DOCUMENT"
+            and relationship.relationship_type == RelationshipType.DESCRIBES
+        ):
+            describes = True
+    if not describes:
+        raise InputError(
+            "the document describes nothing (no 'Relationship: SPDXRef-DOCUMENT DESCRIBES ...'"
+            " line; truncated document?)",
+            source=source,
+        )
+
+
 class _TagValueParser(TagValueParser):
     """spdx-tools' tag-value parser, reading license expressions with the library's shared index.
 
@@ -379,8 +419,9 @@ def _to_sbom(
         # The library reads the strict ``...Z`` form as a naive UTC time.
         created_at = creation.created.replace(tzinfo=UTC)
     packages: list[Package] = list(doc.packages)
-    if package_paths is None:
+    if package_paths is None:  # tag-value
         _check_unique_ids(packages, source)
+        _check_complete(doc, source)
     subject = _subject(doc, packages, notes)
     metadata = {"encoding": encoding, **notes}
     metadata.update(_validation(doc))

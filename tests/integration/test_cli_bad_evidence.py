@@ -59,6 +59,8 @@ def _one_line(run: GateRun, *needles: str) -> None:
         ("--scan", ("grype", "presenter-image.json")),
         ("--scan", ("clair", "v4", "quay-v3.4.vulnerability_report.json")),
         ("--sbom", ("spdx", "syft-image-2.3.json")),
+        ("--sbom", ("spdx", "syft-image-2.3.spdx")),
+        ("--sbom", ("spdx", "trivy-centos-7-2.2.spdx")),
         ("--vex", ("vex", "openvex", "go-vex-v0.0.1-legacy.json")),
     ],
 )
@@ -66,7 +68,8 @@ def test_truncated_documents(tmp_path: Path, option: str, fixture: tuple[str, ..
     source = real_fixtures(*fixture)
     data = source.read_bytes()
     truncated = tmp_path / source.name
-    truncated.write_bytes(data[: len(data) // 2])
+    # Cut at a line end: tag-value still parses line by line, and must still be refused.
+    truncated.write_bytes(data[: data.rindex(b"\n", 0, len(data) // 2) + 1])
     _one_line(_check(tmp_path, option, truncated), source.name)
 
 

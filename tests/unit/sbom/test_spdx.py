@@ -584,7 +584,8 @@ def test_tag_value_created_that_is_no_time_is_unknown() -> None:
 def test_packages_without_download_location_up_to_the_last_line() -> None:
     header = TAG_VALUE.split("\n\n", maxsplit=1)[0]
     text = f"{header}\nPackageName: first\nSPDXID: SPDXRef-first\n"
-    text += "PackageName: last\nSPDXID: SPDXRef-last"
+    text += "PackageName: last\nSPDXID: SPDXRef-last\n"
+    text += "Relationship: SPDXRef-DOCUMENT DESCRIBES SPDXRef-first"
     sbom = parse_spdx_tag_value(text, "sbom.spdx")
     assert [c.name for c in sbom.components] == ["first", "last"]
     assert sbom.metadata["download_location_missing"] == "2"
@@ -622,6 +623,32 @@ def test_malformed_tag_value_is_one_exact_line(text: str, message: str) -> None:
     with pytest.raises(InputError) as excinfo:
         parse_spdx_tag_value(text, "sbom.spdx")
     assert str(excinfo.value) == message
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        (
+            "\nRelationship: SPDXRef-DOCUMENT DESCRIBES",
+            "the document describes nothing (no 'Relationship: SPDXRef-DOCUMENT DESCRIBES ...'"
+            " line; truncated document?)",
+        ),
+        (
+            "\nPackageName: openssl",
+            "Relationship names 'SPDXRef-openssl', which the document does not define"
+            " (truncated document?)",
+        ),
+    ],
+)
+def test_a_tag_value_document_cut_at_a_line_is_refused(cut: str, message: str) -> None:
+    # Cut where a line starts, the rest still parses; what it lost shows in the relationships.
+    start = TAG_VALUE.index(cut) + 1
+    shortened = TAG_VALUE[:start]
+    if "PackageName" in cut:  # the relationships survive, the package they name is gone
+        shortened += TAG_VALUE[TAG_VALUE.index("Relationship:") :]
+    with pytest.raises(InputError) as excinfo:
+        parse_spdx_tag_value(shortened, "sbom.spdx")
+    assert str(excinfo.value) == f"sbom.spdx: {message}"
 
 
 @pytest.mark.parametrize(
