@@ -20,7 +20,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gate.clock import Clock, system_clock
-from gate.errors import GateError
+from gate.errors import BackendError, GateError
 from gate.oci.client import RegistryClient
 from gate.store.model import VerdictQuery, VerdictStore
 from webhook.api import create_api_blueprint
@@ -29,6 +29,7 @@ from webhook.metrics import CONTENT_TYPE_LATEST, Metrics
 from webhook.policy_holder import PolicyHolder
 from webhook.recorder import VerdictRecorder
 from webhook.settings import Settings
+from webhook.spool import VerdictSpool
 from webhook.tokens import TokenSet, load_tokens
 from webhook.validate import PATH as VALIDATE_PATH
 from webhook.validate import AdmissionEndpoint, error_body
@@ -111,7 +112,15 @@ def create_app(
         threads=settings.check_threads,
         clock=clock,
     )
-    recorder = VerdictRecorder(store, metrics, capacity=settings.store_queue_size)
+    spool = None
+    if settings.spool_dir is not None:
+        try:
+            spool = VerdictSpool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
+        except OSError as exc:
+            raise BackendError(
+                f"verdict spool {settings.spool_dir}: cannot use the directory: {exc.strerror}"
+            ) from None
+    recorder = VerdictRecorder(store, metrics, capacity=settings.store_queue_size, spool=spool)
     state = WebhookState(
         settings=settings,
         holder=holder,
@@ -168,7 +177,10 @@ def _register_routes(app: Flask, state: WebhookState, endpoint: AdmissionEndpoin
         }
         if status.reload_error is not None:
             policy["reloadError"] = status.reload_error
-        store: dict[str, Any] = {"pendingVerdicts": state.recorder.pending}
+        store: dict[str, Any] = {
+            "pendingVerdicts": state.recorder.pending,
+            "spooledVerdicts": state.recorder.spooled,
+        }
         ready = True
         try:
             state.store.query(VerdictQuery(), limit=1)

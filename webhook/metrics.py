@@ -129,12 +129,17 @@ class Metrics:
         )
         self.store_dropped = Counter(
             "gate_store_dropped_verdicts",
-            "Verdicts dropped because the retry queue was full.",
+            "Verdicts dropped because the retry queue (and the disk spool) was full.",
             registry=r,
         )
         self.store_queue = Gauge(
             "gate_store_queue_verdicts",
             "Verdicts waiting to be recorded.",
+            registry=r,
+        )
+        self.store_spooled = Gauge(
+            "gate_store_spooled_verdicts",
+            "Verdicts kept on local disk while the store was unavailable, not yet recorded.",
             registry=r,
         )
 

@@ -8,6 +8,7 @@ variables alone (``gunicorn 'webhook.app:create_app()'``).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,20 @@ _REGISTRY_ENVIRONMENT = (
     "HTTPS_PROXY",
     "NO_PROXY",
 )
+
+
+def _spool_dir(environ: Mapping[str, str], state_dir: Path, db_url: str) -> Path | None:
+    """``GATE_SPOOL_DIR`` (default ``<state dir>/spool``), one subdirectory per database.
+
+    Spooled verdicts are only ever written to the database they were meant
+    for: a changed ``GATE_DB_URL`` starts a spool of its own. ``off`` keeps
+    verdicts in memory only.
+    """
+    text = (environ.get("GATE_SPOOL_DIR") or "").strip()
+    if text.lower() == "off":
+        return None
+    base = Path(text) if text else state_dir / "spool"
+    return base / hashlib.sha256(db_url.encode("utf-8")).hexdigest()[:16]
 
 
 def _finite_positive(value: float) -> bool:
@@ -74,6 +89,9 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     check_threads: int = 32
     store_queue_size: int = 10_000
+    #: Where verdicts wait on disk while the store is unavailable (None: in memory only).
+    spool_dir: Path | None = None
+    spool_max_bytes: int = 256 * 1024 * 1024
     #: Environment for the registry client (auth file lookup, proxies); None: the process's.
     registry_environ: Mapping[str, str] | None = field(default=None, compare=False)
 
@@ -111,6 +129,7 @@ class Settings:
             ("GATE_CACHE_SIZE", self.cache_size),
             ("GATE_CHECK_THREADS", self.check_threads),
             ("GATE_STORE_QUEUE_SIZE", self.store_queue_size),
+            ("GATE_SPOOL_MAX_BYTES", self.spool_max_bytes),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise InputError(f"must be a positive whole number, not {value!r}", source=name)
@@ -187,5 +206,7 @@ class Settings:
             max_body_bytes=whole("GATE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             check_threads=whole("GATE_CHECK_THREADS", 32),
             store_queue_size=whole("GATE_STORE_QUEUE_SIZE", 10_000),
+            spool_dir=_spool_dir(environ, state_dir, db_url),
+            spool_max_bytes=whole("GATE_SPOOL_MAX_BYTES", 256 * 1024 * 1024),
             registry_environ={k: environ[k] for k in _REGISTRY_ENVIRONMENT if k in environ},
         )

@@ -87,6 +87,24 @@ class RunningPostgres:
             return "(no postgres log)"
         return "\n".join(text.splitlines()[-lines:])
 
+    def pause(self) -> None:
+        """Fast shutdown (SIGINT), keeping the data directory for :meth:`resume`."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def resume(self) -> None:
+        """Start the server again on the same data directory and port (after :meth:`pause`)."""
+        uid, gid = _run_as()
+        self.log_path = self.datadir.parent / f"postgres-resumed-{time.monotonic_ns()}.log"
+        self.process = _launch(_bindir(), self.datadir, self.port, self.log_path, uid=uid, gid=gid)
+        if not _wait_ready(self):
+            raise PostgresStartError(f"postgres did not start again: {self.log_tail(20)}")
+
     def stop(self) -> None:
         """Fast shutdown (SIGINT), waiting a bounded time, then remove the data directory."""
         if self.process is not None and self.process.poll() is None:
@@ -180,35 +198,7 @@ def start_postgres(base: Path | None = None) -> RunningPostgres:
     for attempt in range(_START_ATTEMPTS):
         port = _free_port()
         log_path = top / f"postgres-{attempt}.log"
-        with log_path.open("wb") as log:
-            if uid is not None:
-                os.chown(log_path, uid, gid or 0)
-            process = subprocess.Popen(
-                [
-                    str(bindir / "postgres"),
-                    "-D",
-                    str(datadir),
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    f"port={port}",
-                    "-c",
-                    "unix_socket_directories=",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=200",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                user=uid,
-                group=gid,
-            )
+        process = _launch(bindir, datadir, port, log_path, uid=uid, gid=gid)
         running = RunningPostgres(
             host="127.0.0.1", port=port, datadir=datadir, log_path=log_path, process=process
         )
@@ -224,6 +214,41 @@ def start_postgres(base: Path | None = None) -> RunningPostgres:
                 process.wait(timeout=10)
     shutil.rmtree(top, ignore_errors=True)
     raise PostgresStartError(f"postgres did not start after {_START_ATTEMPTS} attempts: {failure}")
+
+
+def _launch(
+    bindir: Path, datadir: Path, port: int, log_path: Path, *, uid: int | None, gid: int | None
+) -> subprocess.Popen[bytes]:
+    """Start ``postgres`` on ``datadir`` listening on 127.0.0.1:``port`` only."""
+    with log_path.open("wb") as log:
+        if uid is not None:
+            os.chown(log_path, uid, gid or 0)
+        return subprocess.Popen(
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(datadir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"port={port}",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            user=uid,
+            group=gid,
+        )
 
 
 def _wait_ready(running: RunningPostgres) -> bool:

@@ -76,7 +76,12 @@ class Replica:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "HOME": str(home), "DOCKER_CONFIG": str(home)},
+            env={
+                **os.environ,
+                "HOME": str(home),
+                "DOCKER_CONFIG": str(home),
+                "GATE_STATE_DIR": str(home / "state"),
+            },
         )
 
     def wait_ready(self) -> None:
