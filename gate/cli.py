@@ -62,6 +62,13 @@ def _add_registry_options(parser: argparse.ArgumentParser) -> None:
         help="allow plain HTTP for this registry (loopback always may)",
     )
     group.add_argument(
+        "--allowed-registry",
+        action="append",
+        default=None,
+        metavar="HOST[:PORT]|*.DOMAIN",
+        help="contact only these registries (repeatable; default: any, never link-local)",
+    )
+    group.add_argument(
         "--registry-timeout",
         type=float,
         default=10.0,
@@ -271,6 +278,9 @@ def _registry(args: argparse.Namespace) -> RegistryClient:
             cert_dir=args.cert_dir,
             insecure_registries=frozenset(args.insecure_registry),
             timeout=args.registry_timeout,
+            allowed_registries=(
+                None if args.allowed_registry is None else tuple(args.allowed_registry)
+            ),
         )
     )
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gate.errors import InputError
+from gate.oci.allowlist import HostPolicy
 from gate.oci.client import RegistryOptions
 
 #: Kubernetes' default ``timeoutSeconds`` is 10 s; answer well before it.
@@ -54,6 +55,18 @@ def _spool_dir(environ: Mapping[str, str], state_dir: Path, db_url: str) -> Path
     return base / hashlib.sha256(db_url.encode("utf-8")).hexdigest()[:16]
 
 
+def _allowed_registries(environ: Mapping[str, str]) -> tuple[str, ...] | None:
+    text = environ.get("GATE_ALLOWED_REGISTRIES")
+    if text is None or not text.strip():
+        return None
+    entries = tuple(e.strip() for e in text.split(",") if e.strip())
+    try:
+        HostPolicy(entries)  # a bad entry is an error naming the variable now, not at first use
+    except InputError as exc:
+        raise InputError(exc.reason, source="GATE_ALLOWED_REGISTRIES") from None
+    return entries
+
+
 def _finite_positive(value: float) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
@@ -81,6 +94,9 @@ class Settings:
     registry_authfile: Path | None = None
     registry_cert_dir: Path | None = None
     insecure_registries: frozenset[str] = frozenset()
+    #: ``GATE_ALLOWED_REGISTRIES``: the only registries admission may contact (None: any,
+    #: but never a link-local or metadata address).
+    allowed_registries: tuple[str, ...] | None = None
     registry_timeout: float = 5.0
     cache_ttl: float = 300.0
     tag_cache_ttl: float = 1.0
@@ -148,6 +164,7 @@ class Settings:
             insecure_registries=self.insecure_registries,
             timeout=min(self.registry_timeout, self.admission_deadline / 2),
             deadline=min(self.registry_timeout * 3, self.admission_deadline * 0.75),
+            allowed_registries=self.allowed_registries,
         )
 
     @classmethod
@@ -198,6 +215,7 @@ class Settings:
             registry_authfile=path("GATE_REGISTRY_AUTHFILE"),
             registry_cert_dir=path("GATE_REGISTRY_CERT_DIR"),
             insecure_registries=insecure,
+            allowed_registries=_allowed_registries(environ),
             registry_timeout=number("GATE_REGISTRY_TIMEOUT", 5.0),
             cache_ttl=number("GATE_CACHE_TTL", 300.0),
             tag_cache_ttl=number("GATE_TAG_CACHE_TTL", 1.0),

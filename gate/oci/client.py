@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 from gate import __version__
 from gate.errors import BackendError, InputError, VerificationError
+from gate.oci.allowlist import HostPolicy
 from gate.oci.auth import Authenticator
 from gate.oci.authfile import AuthFile, find_authfile
 from gate.oci.digest import Digest
@@ -81,6 +82,9 @@ class RegistryOptions:
     deadline: float | None = None
     max_manifest_bytes: int = 4 * 1024 * 1024
     user_agent: str = f"gate/{__version__}"
+    #: Registries that may be contacted (``gate.oci.allowlist``); None: any registry.
+    #: Link-local and metadata addresses are refused either way.
+    allowed_registries: tuple[str, ...] | None = None
 
 
 class RegistryClient:
@@ -131,6 +135,7 @@ class RegistryClient:
             deadline=deadline,
             user_agent=options.user_agent,
             proxies=proxies_from_environment(os.environ if environ is None else environ),
+            hosts=HostPolicy(options.allowed_registries),
         )
         self._auth = Authenticator(self._transport, self._authfile, clock=clock)
 

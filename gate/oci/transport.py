@@ -40,6 +40,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from gate.errors import BackendError, InputError
+from gate.oci.allowlist import HostPolicy
 from gate.oci.reference import normalise_registry
 
 if TYPE_CHECKING:
@@ -245,7 +246,9 @@ class Transport:
         proxies: Mapping[str, str] | None = None,
         deadline: float | None = None,
         ca_files: Sequence[Path] = (),
+        hosts: HostPolicy | None = None,
     ) -> None:
+        self._hosts = hosts or HostPolicy()
         self._cert_dirs = tuple(cert_dirs)
         self._ca_files = tuple(ca_files)
         entries = tuple(insecure_registries)
@@ -314,6 +317,8 @@ class Transport:
         ``BodyTooLargeError``; other bodies are truncated to 64 KiB (they only feed
         error messages). Past the total deadline, ``DeadlineExceededError``.
         """
+        if kind == "registry":
+            self._hosts.check_registry(host)
         deadline = _Deadline(self._deadline)
         plain_ok = self.plain_http_allowed(host)
 
@@ -459,6 +464,8 @@ class Transport:
                 raise BackendError(
                     f"{where}: refusing to send credentials over plain HTTP to a non-loopback host"
                 )
+            # Every hop: a redirect or a token realm must not reach the metadata service.
+            self._hosts.check_connection(parts.netloc)
             session = self._session_for(parts.netloc)
             remaining = deadline.remaining()
             if remaining <= 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
+from gate.errors import InputError
 from tests.unit.webhook.reviews import admission_review, kubectl_create
 from webhook.app import create_app, state_of
 from webhook.settings import Settings
@@ -175,3 +177,47 @@ def test_an_unexpected_failure_is_a_json_500(
     response = client.post("/validate", data=b"{}")
     assert response.status_code == 500
     assert response.get_json() == {"error": "internal error: RuntimeError"}
+
+
+def test_an_image_on_the_metadata_service_is_denied_without_a_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[object] = []
+
+    def connect(_self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise ConnectionRefusedError("connection refused (test)")
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    app = create_app(
+        Settings.from_env(
+            {
+                "GATE_POLICY": str(policy),
+                "GATE_DB_URL": "sqlite://",
+                "GATE_POLICY_RELOAD_INTERVAL": "0",
+                "GATE_SPOOL_DIR": "off",
+                "GATE_ALLOWED_REGISTRIES": "registry.acme.io, *.corp.example",
+            }
+        )
+    )
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    try:
+        client = app.test_client()
+        for image, reason in (
+            ("169.254.169.254/latest/meta-data:x", "not in the allowed registries"),
+            ("evil.example.net/app:1", "registry evil.example.net is not in the allowed"),
+        ):
+            message = _deny(client, admission_review(kubectl_create("job", "j", image)))
+            assert reason in message, message
+    finally:
+        state_of(app).close()
+    assert attempts == []
+
+
+def test_a_bad_allowlist_entry_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        Settings.from_env({"GATE_POLICY": "p.yaml", "GATE_ALLOWED_REGISTRIES": "ok.io,a/b"})
+    assert str(caught.value) == (
+        "GATE_ALLOWED_REGISTRIES: not a registry host, host:port or *.domain: 'a/b'"
+    )
