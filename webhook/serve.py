@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import gc
 import math
+import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +127,15 @@ def gunicorn_options(
     if tls_cert is not None and tls_key is not None:
         options["certfile"] = str(tls_cert)
         options["keyfile"] = str(tls_key)
+        options["ssl_context"] = _tls_context
     return options
+
+
+def _tls_context(_config: Any, default_context: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """gunicorn's server context with TLS 1.2 as the oldest version a client may speak."""
+    context = default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def _preflight(settings: Settings, tls_cert: Path | None, tls_key: Path | None) -> None:

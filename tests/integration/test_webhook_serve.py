@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -70,6 +71,20 @@ def _wait_ready(url: str, ca: Path, process: subprocess.Popen[str]) -> None:
     pytest.fail("gate serve did not become ready within 30 s")
 
 
+def _handshake(port: int, ca: Path, version: ssl.TLSVersion) -> str | None:
+    """The version a TLS connection speaking only ``version`` agreed on."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if version < ssl.TLSVersion.TLSv1_2:
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let the client offer it at all
+    context.minimum_version = version
+    context.maximum_version = version
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        return tls.version()
+
+
 def test_gunicorn_serves_admission_reviews_over_tls(
     registry: RunningRegistry, test_ca: TestCA, tmp_path: Path
 ) -> None:
@@ -112,6 +127,10 @@ def test_gunicorn_serves_admission_reviews_over_tls(
         assert "no cosign signatures found" in answer["status"]["message"]
         metrics = requests.get(f"{url}/metrics", verify=str(test_ca.ca_cert), timeout=5).text
         assert 'gate_admission_requests_total{decision="deny"} 1.0' in metrics
+        assert _handshake(port, test_ca.ca_cert, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+        assert _handshake(port, test_ca.ca_cert, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+        with pytest.raises(ssl.SSLError):
+            _handshake(port, test_ca.ca_cert, ssl.TLSVersion.TLSv1_1)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
