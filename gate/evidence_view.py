@@ -13,6 +13,7 @@ from gate.errors import InputError
 from gate.sbom.component import Sbom
 from gate.sbom.load import SBOM_ADAPTERS
 from gate.sbom.validation import schema_validation
+from gate.scanners.cyclonedx_vulns import has_vulnerabilities
 from gate.scanners.detect import Kind, detect_format
 from gate.scanners.finding import Finding, ScanReport
 from gate.scanners.load import SCAN_ADAPTERS
@@ -61,6 +62,8 @@ def show_evidence(data: bytes, source: str) -> dict[str, Any]:
                 source=source,
             )
         report: ScanReport | None = None
+        if sbom_adapter is not None and not has_vulnerabilities(detected.document):
+            scan_adapter = None  # a CycloneDX SBOM: nothing to read as findings
         if scan_adapter is not None:
             report = scan_adapter(detected.document, source)
             view["findings"] = [_finding(f) for f in report.findings]

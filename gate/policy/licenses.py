@@ -8,6 +8,9 @@ and ``X-or-later`` also mention ``X``, and the deprecated GNU ids
 (``GPL-2.0``, ``GPL-2.0+``) are the same licenses as ``GPL-2.0-only`` and
 ``GPL-2.0-or-later``, so a policy denying ``AGPL-3.0-only`` also catches a
 component labelled with the old ``AGPL-3.0``. ``LicenseRef-*`` ids are kept.
+Debian's copyright-format short names, which scanners pass through from
+``/usr/share/doc/*/copyright`` (``AGPL-3``, ``GPL-2+``, ``LGPL-2.1``,
+``Expat``), are read as the SPDX ids they stand for.
 
 Text that is not a well-formed expression (``MIT, AGPL-3.0-only``,
 ``MIT/AGPL-3.0-only``, ``(MIT OR AGPL-3.0-only``, a license name) is never
@@ -48,6 +51,24 @@ _GNU_DEPRECATED = frozenset(
 )
 
 
+# Debian copyright-format (DEP-5) short names that differ from their SPDX ids.
+_DEBIAN_SHORT_NAMES = {
+    "gpl-1": "gpl-1.0",
+    "gpl-2": "gpl-2.0",
+    "gpl-3": "gpl-3.0",
+    "lgpl-2": "lgpl-2.0",
+    "lgpl-3": "lgpl-3.0",
+    "agpl-1": "agpl-1.0",
+    "agpl-3": "agpl-3.0",
+    "gfdl-1": "gfdl-1.1",
+    "apache-1": "apache-1.0",
+    "apache-2": "apache-2.0",
+    "mpl-1": "mpl-1.0",
+    "mpl-2": "mpl-2.0",
+    "expat": "mit",
+}
+
+
 def is_license_id(text: str) -> bool:
     """True when ``text`` is one license id (``MIT``, ``GPL-2.0+``, ``LicenseRef-x``)."""
     return bool(_LICENSE_ID_RE.match(text))
@@ -56,6 +77,10 @@ def is_license_id(text: str) -> bool:
 def canonical_license_id(license_id: str) -> str:
     """The comparison form of one id: case-folded, deprecated GNU ids made explicit."""
     folded = license_id.strip().casefold()
+    if folded.endswith("+"):
+        folded = _DEBIAN_SHORT_NAMES.get(folded[:-1], folded[:-1]) + "+"
+    else:
+        folded = _DEBIAN_SHORT_NAMES.get(folded, folded)
     if folded in _GNU_DEPRECATED:
         return f"{folded}-only"
     if folded.endswith("+") and folded[:-1] in _GNU_DEPRECATED:

@@ -429,7 +429,7 @@ def _to_sbom(
         source=source,
         format=FORMAT,
         spec_version=creation.spdx_version.removeprefix("SPDX-"),
-        components=tuple(_component(p) for p in packages),
+        components=tuple(_component(p, _extracted_names(doc)) for p in packages),
         subject_name=subject.name if subject is not None else None,
         subject_digests=_subject_digests(subject, metadata),
         created_at=created_at,
@@ -469,13 +469,34 @@ def _subject(doc: Document, packages: list[Package], notes: dict[str, str]) -> P
     return next(iter(described.values()), None)
 
 
-def _component(package: Package) -> Component:
+def _extracted_names(doc: Document) -> Mapping[str, str]:
+    """``LicenseRef-*`` id -> its license name in the document (``hasExtractedLicensingInfos``)."""
+    return {
+        info.license_id: info.license_name.strip()
+        for info in doc.extracted_licensing_info
+        if info.license_id and isinstance(info.license_name, str) and info.license_name.strip()
+    }
+
+
+_LICENSE_REF_RE = re.compile(r"(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+")
+
+
+def _component(package: Package, extracted: Mapping[str, str]) -> Component:
     purpose = package.primary_package_purpose
+    licenses = _licenses(package.license_concluded, package.license_declared)
+    # Trivy writes a Debian copyright's "AGPL-3" as LicenseRef-<hash> named "AGPL-3": the
+    # name is what a deny list can recognise, so it is listed after the expression.
+    named = [
+        extracted[ref]
+        for text in licenses
+        for ref in _LICENSE_REF_RE.findall(text)
+        if ref in extracted and extracted[ref] not in licenses
+    ]
     return Component(
         name=package.name,
         version=package.version,
         purl=next(_purls(package), None),
-        licenses=_licenses(package.license_concluded, package.license_declared),
+        licenses=licenses + tuple(dict.fromkeys(named)),
         type=purpose.name.lower().replace("_", "-") if purpose is not None else None,
         bom_ref=package.spdx_id,
     )

@@ -55,6 +55,21 @@ _RECOMMENDATION_PREFIX = "Upgrade "
 _RECOMMENDATION_MIDDLE = " to version "
 
 
+def has_vulnerabilities(document: object) -> bool:
+    """Whether a parsed CycloneDX document (JSON value or XML root) carries a vulnerabilities list.
+
+    Without one it is an SBOM only; with one it is also a scanner report (or VEX).
+    """
+    if isinstance(document, dict):
+        return "vulnerabilities" in document
+    if isinstance(document, Element):
+        return any(
+            isinstance(child.tag, str) and child.tag.rpartition("}")[2] == "vulnerabilities"
+            for child in document
+        )
+    return False
+
+
 def parse_cyclonedx_vulnerabilities(document: object, source: str) -> ScanReport:
     """Turn a parsed CycloneDX JSON document with ``vulnerabilities`` into a ``ScanReport``.
 

@@ -1,12 +1,12 @@
 """Tiny deterministic OCI images, built by hand and pushed to test registries.
 
-``build_image`` makes a config and one gzip'ed tar layer holding one file, so
-the manifest digest is known before anything is pushed; ``build_index``
-bundles images of several platforms. ``push_image`` / ``push_index`` copy an
-OCI image layout with ``skopeo copy --preserve-digests`` (a real client, so
-the harness does not depend on the code under test). ``seed_manifest`` makes a
-registry serve given manifest bytes whose blobs we do not have, for
-real-world signature fixtures.
+``build_image`` makes a config and one gzip'ed tar layer holding one file (or,
+with ``files``, a small file tree), so the manifest digest is known before
+anything is pushed; ``build_index`` bundles images of several platforms.
+``push_image`` / ``push_index`` copy an OCI image layout with ``skopeo copy
+--preserve-digests`` (a real client, so the harness does not depend on the
+code under test). ``seed_manifest`` makes a registry serve given manifest
+bytes whose blobs we do not have, for real-world signature fixtures.
 """
 
 from __future__ import annotations
@@ -99,10 +99,50 @@ def _layer(filename: str, content: bytes) -> tuple[bytes, bytes]:
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         tar.addfile(info, io.BytesIO(content))
+    return _compressed(raw.getvalue())
+
+
+def _tree_layer(files: Mapping[str, bytes]) -> tuple[bytes, bytes]:
+    """(gzip'ed tar, uncompressed tar) holding ``files`` (path -> bytes) and their parents.
+
+    Entries are sorted and every parent directory gets its own entry (as real
+    image layers have), so scanners that walk the tree see an ordinary root
+    file system; the bytes depend only on ``files``.
+    """
+    paths = sorted(path.strip("/") for path in files)
+    if not paths or any(not path or ".." in path.split("/") for path in paths):
+        raise ValueError(f"layer file paths must be relative and non-empty: {sorted(files)}")
+    directories = sorted(
+        {
+            "/".join(path.split("/")[:depth])
+            for path in paths
+            for depth in range(1, path.count("/") + 1)
+        }
+    )
+    contents = {path.strip("/"): data for path, data in files.items()}
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted([*directories, *paths]):
+            info = tarfile.TarInfo(name)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if name in contents:
+                info.size = len(contents[name])
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(contents[name]))
+            else:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tar.addfile(info)
+    return _compressed(raw.getvalue())
+
+
+def _compressed(uncompressed: bytes) -> tuple[bytes, bytes]:
     compressed = io.BytesIO()
     with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, filename="") as gz:
-        gz.write(raw.getvalue())
-    return compressed.getvalue(), raw.getvalue()
+        gz.write(uncompressed)
+    return compressed.getvalue(), uncompressed
 
 
 def build_image(
@@ -113,9 +153,15 @@ def build_image(
     architecture: str = "amd64",
     variant: str | None = None,
     annotations: Mapping[str, str] | None = None,
+    files: Mapping[str, bytes] | None = None,
 ) -> BuiltImage:
-    """An OCI image with one layer holding ``filename`` with ``content``."""
-    layer, uncompressed = _layer(filename, content)
+    """An OCI image with one layer holding ``filename`` with ``content``.
+
+    With ``files`` (relative path -> bytes) the layer holds that file tree
+    instead, with parent directories, and ``content``/``filename`` are not
+    used: enough for scanners to find a distribution and its packages.
+    """
+    layer, uncompressed = _tree_layer(files) if files is not None else _layer(filename, content)
     config_doc: dict[str, Any] = {
         "architecture": architecture,
         "os": os,

@@ -89,3 +89,22 @@ def test_canonical_ids(given: str, canonical: str) -> None:
 )
 def test_is_license_id(text: str, expected: bool) -> None:
     assert is_license_id(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("debian", "ids"),
+    [
+        ("AGPL-3", {"agpl-3.0-only"}),
+        ("AGPL-3+", {"agpl-3.0-or-later", "agpl-3.0-only"}),
+        ("GPL-2", {"gpl-2.0-only"}),
+        ("GPL-2+", {"gpl-2.0-or-later", "gpl-2.0-only"}),
+        ("LGPL-2.1", {"lgpl-2.1-only"}),
+        ("LGPL-3+", {"lgpl-3.0-or-later", "lgpl-3.0-only"}),
+        ("Expat", {"mit"}),
+        ("Apache-2", {"apache-2.0"}),
+        ("GPL-2+ or Artistic", {"gpl-2.0-or-later", "gpl-2.0-only", "artistic"}),
+    ],
+)
+def test_debian_copyright_short_names_are_their_spdx_ids(debian: str, ids: set[str]) -> None:
+    # Scanners pass /usr/share/doc/*/copyright names through (trivy: "AGPL-3").
+    assert license_ids(debian) == ids

@@ -698,3 +698,33 @@ def test_json_and_tag_value_of_one_document_agree() -> None:
     as_text = parse_spdx_tag_value(TAG_VALUE, "a.spdx")
     assert as_json.components == as_text.components
     assert as_json.subject_digests == as_text.subject_digests
+
+
+def test_a_named_license_ref_also_lists_its_name() -> None:
+    # Trivy's SPDX: a Debian copyright's "AGPL-3" becomes LicenseRef-<hash> named "AGPL-3".
+    sbom = load(
+        document(
+            package(
+                "SPDXRef-tool",
+                "copyleft-tool",
+                licenseConcluded="LicenseRef-6d193447d786544b",
+                licenseDeclared="LicenseRef-6d193447d786544b AND MIT",
+            ),
+            package("SPDXRef-other", "other", licenseDeclared="LicenseRef-unnamed"),
+            hasExtractedLicensingInfos=[
+                {
+                    "licenseId": "LicenseRef-6d193447d786544b",
+                    "extractedText": "see /usr/share/doc/copyleft-tool/copyright",
+                    "name": "AGPL-3",
+                },
+                {"licenseId": "LicenseRef-unnamed", "extractedText": "text only"},
+            ],
+        )
+    )
+    tool, other = sbom.components
+    assert tool.licenses == (
+        "LicenseRef-6d193447d786544b",
+        "LicenseRef-6d193447d786544b AND MIT",
+        "AGPL-3",
+    )
+    assert other.licenses == ("LicenseRef-unnamed",)
