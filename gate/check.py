@@ -11,9 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from gate.attestations.evidence import AttestationResult, AttestationVerifier, merge_results
+from gate.attestations.reader import AttestationReader
 from gate.binding import Binding, bind
 from gate.clock import Clock, system_clock
 from gate.errors import GateError
+from gate.evidence_sources.source import ScanSource, policy_sources, query_sources
 from gate.oci.client import Platform, RegistryClient
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
@@ -21,7 +24,7 @@ from gate.oci.source import ResolvedImage
 from gate.policy.evaluate import evaluate
 from gate.policy.evidence import ImageEvidence
 from gate.policy.model import Policy, Rule
-from gate.policy.select import required_authorities, select_rule
+from gate.policy.select import attestation_authorities, required_authorities, select_rule
 from gate.policy.verdict import CheckResult, Decision, ImageVerdict, Outcome, Verdict
 from gate.sbom.component import Sbom
 from gate.scanners.finding import ScanReport
@@ -98,6 +101,17 @@ def _needs_evidence(rule: Rule) -> bool:
     )
 
 
+def _needs_scan(rule: Rule) -> bool:
+    """True when the rule's checks read scan reports that evidence sources can supply.
+
+    A rule that only accepts attested scans (``fromAttestation``) would not
+    count a source's report, so no source is asked for it.
+    """
+    if rule.action is not None or (rule.vulnerabilities is None and rule.scan is None):
+        return False
+    return rule.scan is None or not rule.scan.from_attestation
+
+
 def _undecided(verdict: ImageVerdict) -> list[str]:
     return [
         f"{verdict.reference}: {check.check}: {check.reason}"
@@ -121,6 +135,8 @@ class Gate:
         verifiers: Mapping[str, SignatureVerifier] | None = None,
         resolver: ImageResolver | None = None,
         evidence: EvidenceProvider | None = None,
+        sources: Sequence[ScanSource] | None = None,
+        attestations: AttestationVerifier | None = None,
     ) -> None:
         self._policy = policy
         self._registry = registry
@@ -132,6 +148,14 @@ class Gate:
         self._clock = clock
         self._verifiers: Mapping[str, SignatureVerifier] = verifiers or default_verifiers(
             registry, clock
+        )
+        # Read only for rules that name attestations (fromAttestation, attestations).
+        self._attestations: AttestationVerifier = attestations or AttestationReader(
+            registry, clock=clock
+        )
+        # Default: the policy's evidenceSources, over the registry's TLS and timeouts.
+        self._sources = tuple(
+            policy_sources(policy.evidence_sources, registry, clock) if sources is None else sources
         )
 
     def _verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
@@ -164,6 +188,21 @@ class Gate:
                 authority.name, error=f"authority '{authority.name}' has no trust material"
             )
         return _merge(results)
+
+    def _read_attestations(
+        self, image: ResolvedImage, authority: TrustAuthority
+    ) -> AttestationResult:
+        """The attestations of the image digest, and of the ``--platform`` manifest if any.
+
+        cosign attests the digest it is given, so an index and each of its
+        platform manifests may carry attestations of their own (SBOMs are
+        usually per platform): for a chosen platform both count.
+        """
+        result = self._attestations.read(image, authority)
+        if image.platform_digest is None:
+            return result
+        platform = self._attestations.read(replace(image, digest=image.platform_digest), authority)
+        return merge_results([result, platform])
 
     @property
     def policy(self) -> Policy:
@@ -198,9 +237,12 @@ class Gate:
         # matching must be able to tell ``app:v1`` from ``app:v1@sha256:..``.
         rule = select_rule(self._policy, reference, options.namespace, digest=resolved.digest)
         signatures: dict[str, AuthorityResult] = {}
+        attestations: dict[str, AttestationResult] = {}
         if rule is not None:
             for authority in required_authorities(rule):
                 signatures[authority.name] = self._verify(resolved, authority)
+            for authority in attestation_authorities(rule):
+                attestations[authority.name] = self._read_attestations(resolved, authority)
         digests = [resolved.digest]
         if resolved.platform_digest is not None:
             digests.append(resolved.platform_digest)
@@ -216,6 +258,13 @@ class Gate:
                 notes=binding.notes + stored.notes,
                 vex=stored.vex,
             )
+        if self._sources and rule is not None and _needs_scan(rule) and not binding.scans:
+            # Only when nothing given or stored is bound: the first source with a report wins.
+            try:
+                found = query_sources(self._sources, reference, digests)
+            except GateError as exc:
+                return self._could_not_decide(text, str(resolved.digest), "scan", exc, options)
+            binding = replace(binding, scans=found.scans, notes=binding.notes + found.notes)
         evidence = ImageEvidence(
             reference=reference,
             digest=resolved.digest,
@@ -226,6 +275,7 @@ class Gate:
             sboms=binding.sboms,
             notes=binding.notes,
             vex=(*self._vex, *binding.vex),
+            attestations=attestations,
         )
         return evaluate(self._policy, evidence, now), None
 

@@ -19,17 +19,25 @@ from pathlib import Path
 from typing import NoReturn
 
 from gate import __version__
+from gate.attestations.predicate_file import PredicateKind, read_predicate
+from gate.attestations.writer import attest_image
 from gate.check import CheckOptions, Gate
-from gate.errors import GateError, InputError
+from gate.errors import GateError, InputError, PolicyValidationError
 from gate.evidence_view import render_text, show_evidence
 from gate.files import read_input_file
 from gate.oci.client import Platform, RegistryClient, RegistryOptions
 from gate.oci.reference import ImageReference
 from gate.policy.loader import load_policy
 from gate.policy.verdict import Decision, Verdict
+from gate.policytest.cases import parse_instant
+from gate.policytest.render import PolicyTestFormat
+from gate.policytest.render import render as render_policy_tests
+from gate.policytest.render import summary as policy_test_summary
+from gate.policytest.run import run_policy_tests
 from gate.remote import VERDICT_FILTERS, evidence_push, record_check, verdicts_list
 from gate.report import ReportFormat, render
 from gate.sbom.load import load_sbom
+from gate.scanners._fields import parse_timestamp
 from gate.scanners.load import load_scan_report
 from gate.signatures.keyfile import generate_key_pair, load_private_key
 from gate.signatures.signer import sign_image
@@ -178,6 +186,28 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     validate = policy_commands.add_parser("validate", help="validate policy files")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    policy_test = policy_commands.add_parser(
+        "test", help="run policy test cases (*.tests.yaml found in DIR, or the FILEs given)"
+    )
+    policy_test.add_argument("paths", nargs="+", type=Path, metavar="DIR|FILE")
+    policy_test.add_argument(
+        "--policy",
+        type=Path,
+        help="run every test file against this policy instead of the one it names",
+    )
+    policy_test.add_argument(
+        "--now",
+        help="instant for cases that fix none themselves, instead of the file's now "
+        "(YYYY-MM-DD or a timestamp with a zone)",
+    )
+    policy_test.add_argument(
+        "--format",
+        type=PolicyTestFormat,
+        choices=list(PolicyTestFormat),
+        default=PolicyTestFormat.TEXT,
+        help="report format (default text)",
+    )
+    policy_test.add_argument("--output", type=Path, help="write the report here, not stdout")
 
     keys = commands.add_parser("keys", help="key management")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -252,6 +282,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra signed annotation (cosign -a)",
     )
     _add_registry_options(sign)
+
+    attest = commands.add_parser(
+        "attest",
+        help="attach a signed in-toto attestation the way `cosign attest --key` does",
+    )
+    attest.add_argument("image", metavar="IMAGE")
+    attest.add_argument("--key", required=True, type=Path, help="encrypted private key file")
+    attest.add_argument(
+        "--predicate", required=True, type=Path, help="predicate file (SBOM, report, provenance)"
+    )
+    attest.add_argument(
+        "--type",
+        required=True,
+        choices=[kind.value for kind in PredicateKind],
+        metavar="TYPE",
+        help="cyclonedx, spdx (spdxjson), vuln (a scanner report), slsaprovenance "
+        "(slsaprovenance1, slsaprovenance02)",
+    )
+    attest.add_argument(
+        "--scan-finished-on",
+        metavar="TIME",
+        help="vuln only: when the scan ran (RFC 3339), if the report does not say",
+    )
+    _add_registry_options(attest)
     return parser
 
 
@@ -370,6 +424,35 @@ def _cmd_policy_validate(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_policy(args: argparse.Namespace) -> int:
+    if args.policy_command == "test":
+        return _cmd_policy_test(args)
+    return _cmd_policy_validate(args)
+
+
+def _cmd_policy_test(args: argparse.Namespace) -> int:
+    """0 every case passed, 1 any case failed, 2 a bad test file or policy (nothing ran)."""
+    try:
+        now = parse_instant(args.now) if args.now is not None else None
+    except ValueError as exc:
+        raise InputError(str(exc), source="--now") from exc
+    try:
+        run = run_policy_tests(args.paths, policy=args.policy, now=now)
+    except PolicyValidationError as exc:
+        # Every problem of every test file and policy, one file:line:column line each.
+        for line in str(exc).splitlines():
+            print(line, file=sys.stderr)
+        return EXIT_UNDECIDED
+    report = render_policy_tests(run, args.format)
+    if args.output:
+        _write_report(args.output, report)
+    else:
+        sys.stdout.write(report)
+    if args.output or args.format is not PolicyTestFormat.TEXT:
+        print(f"gate: {policy_test_summary(run)}", file=sys.stderr)
+    return EXIT_DENY if run.failed else EXIT_ALLOW
+
+
 def _cmd_keys_generate(args: argparse.Namespace) -> int:
     key_path = Path(f"{args.output_prefix}.key")
     pub_path = Path(f"{args.output_prefix}.pub")
@@ -399,6 +482,37 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     image = registry.resolve(ImageReference.parse(args.image))
     digest = sign_image(registry, registry, image, private_key, annotations=annotations or None)
     print(f"Signed {image.reference.name}@{image.digest} (signature manifest {digest})")
+    return EXIT_ALLOW
+
+
+def _cmd_attest(args: argparse.Namespace) -> int:
+    finished = None
+    if args.scan_finished_on is not None:
+        finished = parse_timestamp(args.scan_finished_on)
+        if finished is None:
+            raise InputError(
+                f"{args.scan_finished_on!r} is not an RFC 3339 time with an offset "
+                "(e.g. 2026-01-31T12:00:00Z)",
+                source="--scan-finished-on",
+            )
+    # The predicate is checked before the key is unlocked or the registry asked.
+    predicate = read_predicate(
+        _read_file(args.predicate, "predicate"),
+        str(args.predicate),
+        PredicateKind(args.type),
+        scan_finished_on=finished,
+    )
+    private_key = load_private_key(
+        _read_file(args.key, "private key"), _password(confirm=False), str(args.key)
+    )
+    registry = _registry(args)
+    image = registry.resolve(ImageReference.parse(args.image))
+    outcome = attest_image(registry, registry, image, private_key, predicate)
+    what = f"{image.reference.name}@{image.digest} ({predicate.predicate_type})"
+    if outcome.written:
+        print(f"Attested {what}: {outcome.tag} now holds {outcome.layers} attestation(s)")
+    else:
+        print(f"Already attested {what} with this key and predicate: nothing written")
     return EXIT_ALLOW
 
 
@@ -489,7 +603,8 @@ _COMMANDS = {
     "verify": _cmd_verify,
     "serve": _cmd_serve,
     "sign": _cmd_sign,
-    "policy": _cmd_policy_validate,  # its only sub-command
+    "attest": _cmd_attest,
+    "policy": _cmd_policy,
     "keys": _cmd_keys_generate,  # its only sub-command
     "verdicts": _cmd_verdicts_list,  # its only sub-command
     "evidence": _cmd_evidence,

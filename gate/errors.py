@@ -6,12 +6,30 @@ reason, so that a CI log or an admission response can show it verbatim.
 
 from __future__ import annotations
 
+import json
+import re
+
+#: Characters that end a line for a terminal or ``str.splitlines``.
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks escaped the way JSON writes them (``\\n``).
+
+    Messages quote what they found (a key, a name, a value); one holding a
+    newline must not split the message or forge a log line of its own.
+    """
+    return _LINE_BREAK.sub(lambda match: json.dumps(match.group())[1:-1], text)
+
 
 class GateError(Exception):
     """Root of every error the gate raises on purpose."""
 
     #: Exit code the CLI maps this error to.
     exit_code: int = 2
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class PolicyError(GateError):
@@ -47,7 +65,7 @@ class PolicyError(GateError):
                     location += f":{self.column}"
             location += ": "
         field = f"{self.field}: " if self.field else ""
-        return f"{location}{field}{self.reason}"
+        return one_line(f"{location}{field}{self.reason}")
 
 
 class InputError(GateError):
@@ -63,7 +81,7 @@ class InputError(GateError):
         """One line: ``report.json: Results[3].Vulnerabilities: reason``."""
         parts = [p for p in (self.source, self.field) if p]
         prefix = ": ".join(parts)
-        return f"{prefix}: {self.reason}" if prefix else self.reason
+        return one_line(f"{prefix}: {self.reason}" if prefix else self.reason)
 
 
 class VerificationError(GateError):
@@ -99,3 +117,7 @@ class PolicyValidationError(PolicyError):
     def render(self) -> str:
         """All errors, one ``file:line:col: field: reason`` line each."""
         return "\n".join(error.render() for error in self.errors)
+
+    def __str__(self) -> str:
+        # The one error whose text has several lines: one per problem, each escaped.
+        return self.render()

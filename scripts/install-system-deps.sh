@@ -12,10 +12,17 @@
 #                     Trust integration tests sign with the real client against a real server)
 #   kubernetes-client (kubectl, only when no kubectl is on the PATH: the admission tests
 #                     build their objects with `kubectl create --dry-run=client`)
+#   chromium, chromium-driver (the dashboard's browser tests drive headless Chromium
+#                     through chromedriver; no browser is ever downloaded)
+#   redis-server     (the replicas' shared verification cache: the integration tests start
+#                     their own throw-away server; the system service is not used)
+#   golang-go        (builds tests/support/helmrender, the Helm chart's template renderer:
+#                     Go's text/template is Helm's engine; standard library only)
 # Idempotent: installs only what is missing, and runs `apt-get update` only then.
 set -euo pipefail
 
-packages=(docker-registry skopeo umoci ca-certificates python3-venv postgresql wrk openssl notary)
+packages=(docker-registry skopeo umoci ca-certificates python3-venv postgresql wrk openssl notary
+  chromium chromium-driver redis-server golang-go)
 if ! command -v kubectl >/dev/null; then
   packages+=(kubernetes-client)
 fi

@@ -75,6 +75,25 @@ def _optional_str(request: Mapping[str, Any], key: str, uid: str) -> str | None:
     return value
 
 
+def _has_lone_surrogate(body: bytes, document: object) -> bool:
+    """True when the parsed body holds a lone surrogate, which no text encoding can write.
+
+    Python's JSON reader accepts ``"\\ud800"`` (and raw surrogate bytes); the API
+    server never sends one. Such a string cannot be stored with the verdict, so it
+    would hold up the recording of every verdict behind it. The full check runs
+    only when the bytes could hold one: an escape ``\\ud...``, the UTF-8 lead byte
+    0xED, or a body in UTF-16/32 (which ``json.loads`` also reads).
+    """
+    utf8 = json.detect_encoding(body) == "utf-8"
+    if utf8 and b"\\ud" not in body and b"\\uD" not in body and b"\xed" not in body:
+        return False
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def parse_review(body: bytes) -> AdmissionRequest:
     """Parse the bytes of an AdmissionReview; ``ReviewError`` saying what is wrong otherwise."""
     try:
@@ -89,6 +108,8 @@ def parse_review(body: bytes) -> AdmissionRequest:
         raw_uid = request.get("uid")
         if isinstance(raw_uid, str) and raw_uid:
             uid = raw_uid
+    if _has_lone_surrogate(body, document):
+        raise ReviewError("body holds a lone UTF-16 surrogate (\\ud800-\\udfff): not Unicode", uid)
     api_version, kind = document.get("apiVersion"), document.get("kind")
     if api_version != API_VERSION:
         raise ReviewError(f"apiVersion must be {API_VERSION!r}, not {api_version!r}", uid)

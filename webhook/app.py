@@ -22,15 +22,18 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from gate.clock import Clock, system_clock
 from gate.errors import BackendError, GateError
 from gate.oci.client import RegistryClient
-from gate.store.model import VerdictQuery, VerdictStore
+from gate.store.model import VerdictQuery, VerdictStats, VerdictStore
 from webhook.api import create_api_blueprint
 from webhook.checker import AdmissionChecker
 from webhook.metrics import CONTENT_TYPE_LATEST, Metrics
 from webhook.policy_holder import PolicyHolder
 from webhook.recorder import VerdictRecorder
 from webhook.settings import Settings
+from webhook.shared_cache import RedisBackend, SharedCache
 from webhook.spool import VerdictSpool
+from webhook.stats_api import create_stats_blueprint
 from webhook.tokens import TokenSet, load_tokens
+from webhook.ui_routes import create_ui_blueprint
 from webhook.validate import PATH as VALIDATE_PATH
 from webhook.validate import AdmissionEndpoint, error_body
 
@@ -100,6 +103,16 @@ def create_app(
     owns_registry = registry is None
     if registry is None:
         registry = RegistryClient(settings.registry_options(), environ=settings.registry_environ)
+    shared_cache = None
+    if settings.redis_url is not None:
+        # No connection yet: Redis may be down at start, the webhook starts all the same.
+        backend = RedisBackend(settings.redis_url, timeout=settings.redis_timeout)
+        shared_cache = SharedCache(backend, metrics, hmac_key=settings.redis_hmac_key)
+        log.info(
+            "verification cache shared through %s%s",
+            backend.label,
+            " (values signed with an HMAC key)" if settings.redis_hmac_key else "",
+        )
     checker = AdmissionChecker(
         holder,
         registry,
@@ -111,6 +124,7 @@ def create_app(
         cache_size=settings.cache_size,
         threads=settings.check_threads,
         clock=clock,
+        shared_cache=shared_cache,
     )
     spool = None
     if settings.spool_dir is not None:
@@ -136,6 +150,9 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["gate"] = state
     app.register_blueprint(create_api_blueprint(store, tokens, clock=clock))
+    if isinstance(store, VerdictStats):  # an injected store may not aggregate
+        app.register_blueprint(create_stats_blueprint(store, tokens, clock=clock))
+    app.register_blueprint(create_ui_blueprint())
     endpoint = AdmissionEndpoint(
         holder,
         checker,
@@ -190,6 +207,10 @@ def _register_routes(app: Flask, state: WebhookState, endpoint: AdmissionEndpoin
         if state.recorder.last_error is not None:
             store["lastRecordError"] = state.recorder.last_error
         body = {"status": "ready" if ready else "not ready", "policy": policy, "store": store}
+        shared = state.checker.shared_cache
+        if shared is not None:
+            # Informational: without Redis every replica still decides, it verifies more.
+            body["sharedCache"] = {"server": shared.label, "lastError": shared.last_error}
         return jsonify(body), 200 if ready else 503
 
     @app.get("/metrics")

@@ -14,7 +14,15 @@ webhook adds is around it:
   runs out (a digest that was not signed is
   kept only briefly, so a fresh signature is seen quickly; a registry error
   is never kept);
+- an attestation cache keyed the same way (repository, digest, trust
+  authority and its trust material, policy digest), for rules that read
+  signed attestations; what was found is kept for the TTL, a digest with
+  nothing that counts only briefly, a registry error never;
 - scan reports and SBOMs pushed to the verdict store for the digest;
+- answers of the policy's evidence sources (Harbor, Clair) per (source,
+  repository, digest): a report for the cache TTL, "no report" only for
+  ``UNSIGNED_TTL`` so that a scan finishing after the first admission is
+  seen quickly; an error is never kept;
 - a shared thread pool checking the images of one request concurrently, and
   a deadline after which an unfinished image is denied ("could not verify
   ... in time"): the answer never waits for a slow registry;
@@ -25,11 +33,18 @@ webhook adds is around it:
   Such a decision is reused for the same image, namespace and policy for
   ``DECISION_TTL`` (one second). Anything that may need the registry or the
   store still goes through the pool and the deadline.
+
+With a shared cache (``GATE_REDIS_URL``, ``webhook.shared_cache``), the
+verification results and manifests are also looked up in and written to
+Redis, behind the caches above: a digest verified by one replica is not
+verified again by another. Only the pool does that I/O; the fast path reads
+this process's caches alone, which a shared hit fills.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -39,14 +54,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from cryptography.hazmat.primitives import hashes
+
+from gate.attestations.evidence import AttestationResult, AttestationVerifier
+from gate.attestations.reader import AttestationReader
 from gate.binding import Binding
 from gate.check import CheckOptions, Gate, default_verifiers
 from gate.clock import Clock, system_clock
 from gate.errors import BackendError, GateError, InputError
+from gate.evidence_sources.source import (
+    ScanSource,
+    SourceOptions,
+    build_source,
+)
+from gate.evidence_sources.spec import EvidenceSourceSpec
 from gate.oci.client import Platform, RegistryClient
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
 from gate.oci.source import ResolvedImage
+from gate.policy.model import Policy
 from gate.policy.verdict import CheckResult, Decision, ImageVerdict, Outcome
 from gate.sbom.component import Sbom
 from gate.sbom.load import load_sbom
@@ -62,6 +88,7 @@ from gate.vex.load import load_vex
 from gate.vex.model import VexDocument
 from webhook.metrics import Metrics
 from webhook.policy_holder import PolicyHolder
+from webhook.shared_cache import SharedCache, SharedTier
 from webhook.workloads import ContainerImage
 
 K = TypeVar("K", bound=Hashable)
@@ -151,15 +178,35 @@ class _Hits:
         self.names: list[str] = []
 
 
+#: (path, mtime_ns, size) -> sha256 of the content, so a file is hashed once per change.
+_file_hashes: dict[tuple[str, int, int], str] = {}
+_file_hashes_lock = threading.Lock()
+
+
 def _file_version(path: Path | None) -> str:
-    """``mtime_ns:size`` of ``path`` (empty for None or a file that cannot be read)."""
+    """The sha256 of ``path``'s content (empty for None or a file that cannot be read).
+
+    The content, not the modification time: replicas mount the same file at
+    different times, and a shared result must name what was trusted. The
+    hash is recomputed only when the file's ``mtime_ns`` or size changes.
+    """
     if path is None:
         return ""
     try:
         stat = path.stat()
+        version = (str(path), stat.st_mtime_ns, stat.st_size)
+        with _file_hashes_lock:
+            known = _file_hashes.get(version)
+        if known is not None:
+            return known
+        digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return ""
-    return f"{stat.st_mtime_ns}:{stat.st_size}"
+    with _file_hashes_lock:
+        if len(_file_hashes) > 256:
+            _file_hashes.clear()
+        _file_hashes[version] = digest
+    return digest
 
 
 def _trust_material(kind: str, authority: TrustAuthority, image: ResolvedImage) -> tuple[str, ...]:
@@ -175,7 +222,11 @@ def _trust_material(kind: str, authority: TrustAuthority, image: ResolvedImage) 
         return (keyless.signer_id, keyless.root_label, _file_version(keyless.trusted_root))
     if kind == "notation" and authority.notation is not None:
         notation = authority.notation
-        return (notation.signer_id, notation.verification_level.value)
+        # The timestamp roots change which signatures verify, but not the signer id.
+        tsa = ",".join(
+            sorted(c.certificate.fingerprint(hashes.SHA256()).hex() for c in notation.tsa_roots)
+        )
+        return (notation.signer_id, notation.verification_level.value, f"tsa={tsa}")
     if kind == "notaryV1" and authority.notary is not None:
         notary = authority.notary
         return (
@@ -189,7 +240,11 @@ def _trust_material(kind: str, authority: TrustAuthority, image: ResolvedImage) 
 
 
 class CachingVerifier:
-    """A ``SignatureVerifier`` that remembers results per (digest, authority, policy)."""
+    """A ``SignatureVerifier`` that remembers results per (digest, authority, policy).
+
+    ``shared`` (the replicas' shared cache) is asked after a miss here and
+    told every result this process verified, for as long as it keeps it.
+    """
 
     def __init__(
         self,
@@ -200,6 +255,7 @@ class CachingVerifier:
         metrics: Metrics,
         *,
         cache_only: _Hits | None = None,
+        shared: SharedTier[_VerificationKey, AuthorityResult] | None = None,
     ) -> None:
         self._inner = inner
         self._kind = kind
@@ -207,6 +263,7 @@ class CachingVerifier:
         self._policy_digest = policy_digest
         self._metrics = metrics
         self._cache_only = cache_only
+        self._shared = shared
 
     def verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
         """The cached result for this digest and authority, or a fresh verification."""
@@ -227,11 +284,77 @@ class CachingVerifier:
         if cached is not None:
             self._metrics.cache_hit("signature").inc()
             return cached
+        if self._shared is not None:
+            found = self._shared.get(key)
+            if found is not None:
+                shared_result, left = found
+                self._cache.put(key, shared_result, ttl=left)
+                self._metrics.cache_hit("signature").inc()
+                return shared_result
         self._metrics.cache_miss("signature").inc()
         result = self._inner.verify(image, authority)
         if result.error is not None:
             self._metrics.registry_errors.inc()
-        elif result.satisfied:
+            return result
+        ttl = self._cache.ttl if result.satisfied else min(UNSIGNED_TTL, self._cache.ttl)
+        self._cache.put(key, result, ttl=ttl)
+        if self._shared is not None:
+            self._shared.put(key, result, ttl)
+        return result
+
+
+_AttestationKey = tuple[str, str, str, tuple[str, ...], str]
+
+
+def _attestation_material(authority: TrustAuthority, image: ResolvedImage) -> tuple[str, ...]:
+    """What a cached attestation result depends on: the keys and the keyless identity."""
+    material = _trust_material("cosign", authority, image)
+    if authority.keyless is not None:
+        material += _trust_material("keyless", authority, image)
+    return material
+
+
+class CachingAttestations:
+    """An ``AttestationVerifier`` that remembers results per (digest, authority, policy)."""
+
+    def __init__(
+        self,
+        inner: AttestationVerifier,
+        cache: TtlCache[_AttestationKey, AttestationResult],
+        policy_digest: str,
+        metrics: Metrics,
+        *,
+        cache_only: _Hits | None = None,
+    ) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._policy_digest = policy_digest
+        self._metrics = metrics
+        self._cache_only = cache_only
+
+    def read(self, image: ResolvedImage, authority: TrustAuthority) -> AttestationResult:
+        """The cached result for this digest and authority, or a fresh read."""
+        key: _AttestationKey = (
+            image.reference.name,
+            str(image.digest),
+            authority.name,
+            _attestation_material(authority, image),
+            self._policy_digest,
+        )
+        cached = self._cache.get(key)
+        if self._cache_only is not None:
+            if cached is None:
+                raise _NotCached(key)
+            self._cache_only.names.append("attestation")
+            return cached
+        if cached is not None:
+            self._metrics.cache_hit("attestation").inc()
+            return cached
+        self._metrics.cache_miss("attestation").inc()
+        result = self._inner.read(image, authority)
+        if result.error is not None:
+            self._metrics.registry_errors.inc()
+        elif result.attestations:
             self._cache.put(key, result)
         else:
             self._cache.put(key, result, ttl=UNSIGNED_TTL)
@@ -239,7 +362,11 @@ class CachingVerifier:
 
 
 class CachedResolver:
-    """Pins references to digests: a HEAD for a tag, a manifest GET only for a new digest."""
+    """Pins references to digests: a HEAD for a tag, a manifest GET only for a new digest.
+
+    ``shared`` (the replicas' shared cache) holds manifests by digest too;
+    tag answers are never shared.
+    """
 
     def __init__(
         self,
@@ -248,11 +375,19 @@ class CachedResolver:
         metrics: Metrics,
         *,
         tags: TtlCache[tuple[str, str], Digest] | None = None,
+        shared: SharedTier[tuple[str, str], ResolvedImage] | None = None,
     ) -> None:
         self._registry = registry
         self._cache = cache
         self._metrics = metrics
         self._tags = tags
+        self._shared = shared
+
+    def _keep(self, key: tuple[str, str], resolved: ResolvedImage) -> None:
+        """Cache a manifest fetched from the registry, here and in the shared cache."""
+        self._cache.put(key, resolved)
+        if self._shared is not None:
+            self._shared.put(key, resolved, self._cache.ttl)
 
     def __call__(self, reference: ImageReference, platform: Platform | None) -> ResolvedImage:
         """The resolved image for ``reference`` (``gate.check.ImageResolver``)."""
@@ -275,7 +410,7 @@ class CachedResolver:
                 # No Docker-Content-Digest: resolve the tag with a GET, then cache by digest.
                 self._metrics.cache_miss("manifest").inc()
                 resolved = self._registry.resolve(reference)
-                self._cache.put((reference.name, str(resolved.digest)), resolved)
+                self._keep((reference.name, str(resolved.digest)), resolved)
                 if self._tags is not None:
                     self._tags.put(tag_key, resolved.digest)
                 return resolved
@@ -287,9 +422,16 @@ class CachedResolver:
         if cached is not None:
             self._metrics.cache_hit("manifest").inc()
             return replace(cached, reference=pinned)
+        if self._shared is not None:
+            found = self._shared.get(key)
+            if found is not None:
+                shared_image, left = found
+                self._cache.put(key, shared_image, ttl=left)
+                self._metrics.cache_hit("manifest").inc()
+                return replace(shared_image, reference=pinned)
         self._metrics.cache_miss("manifest").inc()
         resolved = self._registry.resolve(pinned)
-        self._cache.put(key, resolved)
+        self._keep(key, resolved)
         return resolved
 
 
@@ -414,6 +556,52 @@ class StoreEvidence:
 
 
 @dataclass(frozen=True)
+class _SourceAnswer:
+    """One evidence source's answer as cached: a report, or None for "none held"."""
+
+    report: ScanReport | None
+
+
+class CachedScanSource:
+    """A ``ScanSource`` whose answers are kept per (source, repository, digest).
+
+    A report is kept for the cache TTL; "no report" only for ``UNSIGNED_TTL``
+    (the artifact may be scanned any moment); an error is never kept.
+    """
+
+    def __init__(
+        self,
+        inner: ScanSource,
+        cache: TtlCache[tuple[str, str, str], _SourceAnswer],
+        metrics: Metrics,
+    ) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._metrics = metrics
+
+    @property
+    def label(self) -> str:
+        """The wrapped source's label."""
+        return self._inner.label
+
+    def fetch(self, image: ImageReference, digest: Digest) -> ScanReport | None:
+        """The cached answer for this digest, or a fresh one from the source."""
+        key = (self._inner.label, image.name, str(digest))
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._metrics.cache_hit("evidence_source").inc()
+            return cached.report
+        self._metrics.cache_miss("evidence_source").inc()
+        report = self._inner.fetch(image, digest)
+        self._cache.put(key, _SourceAnswer(report), None if report is not None else UNSIGNED_TTL)
+        return report
+
+    def close(self) -> None:
+        """Close the wrapped source."""
+        self._inner.close()
+
+
+@dataclass(frozen=True)
 class ImageOutcome:
     """The verdict for one distinct image of a request, and whether it was really decided."""
 
@@ -440,8 +628,12 @@ class AdmissionChecker:
         tag_cache_ttl: float = 0.0,
         threads: int,
         clock: Clock = system_clock,
+        shared_cache: SharedCache | None = None,
     ) -> None:
         self._holder = holder
+        # Owned: closed with the checker. Unused when nothing is cached (cache_ttl 0).
+        self._shared = shared_cache if cache_ttl > 0 else None
+        self._shared_owned = shared_cache
         self._registry = registry
         self._metrics = metrics
         self._deadline = deadline
@@ -454,6 +646,16 @@ class AdmissionChecker:
             min(tag_cache_ttl, cache_ttl), cache_size
         )
         self._documents: TtlCache[str, ScanReport | Sbom] = TtlCache(cache_ttl, 256)
+        self._attestation_results: TtlCache[_AttestationKey, AttestationResult] = TtlCache(
+            cache_ttl, cache_size
+        )
+        self._attestations = AttestationReader(
+            registry,
+            clock=clock,
+            cache_size=cache_size,
+            cache_ttl=cache_ttl,
+            failure_ttl=UNSIGNED_TTL,
+        )
         self._cosign = CosignVerifier(
             registry, cache_size=cache_size, cache_ttl=cache_ttl, failure_ttl=UNSIGNED_TTL
         )
@@ -472,8 +674,20 @@ class AdmissionChecker:
             "cosign": self._cosign,
             "notaryV1": self._notary,
         }
-        self._resolver = CachedResolver(registry, self._manifests, metrics, tags=self._tags)
+        self._resolver = CachedResolver(
+            registry,
+            self._manifests,
+            metrics,
+            tags=self._tags,
+            shared=None if self._shared is None else self._shared.manifests,
+        )
         self._evidence = StoreEvidence(store, self._documents)
+        self._source_answers: TtlCache[tuple[str, str, str], _SourceAnswer] = TtlCache(
+            cache_ttl, cache_size
+        )
+        # One client per policy entry, kept across requests and policy reloads.
+        self._sources: dict[EvidenceSourceSpec, ScanSource] = {}
+        self._sources_lock = threading.Lock()
         self._decisions: TtlCache[_DecisionKey, _FastDecision] = TtlCache(
             min(DECISION_TTL, cache_ttl), cache_size
         )
@@ -485,6 +699,11 @@ class AdmissionChecker:
     def deadline(self) -> float:
         """Seconds an admission answer may take."""
         return self._deadline
+
+    @property
+    def shared_cache(self) -> SharedCache | None:
+        """The cache shared with the other replicas (Redis), if one is configured."""
+        return self._shared
 
     def _executor(self) -> ThreadPoolExecutor:
         # Made on first use: a pool made before gunicorn forks has no threads in the worker.
@@ -505,16 +724,53 @@ class AdmissionChecker:
             verifiers=self._verifiers(str(policy.digest), None),
             resolver=self._resolver,
             evidence=self._evidence,
+            sources=self._sources_of(policy),
+            attestations=self._attestation_reader(str(policy.digest), None),
         )
 
+    def _sources_of(self, policy: Policy) -> tuple[ScanSource, ...]:
+        """The policy's evidence sources, each behind the answer cache."""
+        sources: list[ScanSource] = []
+        with self._sources_lock:
+            for spec in policy.evidence_sources:
+                source = self._sources.get(spec)
+                if source is None:
+                    options = SourceOptions.from_registry(self._registry)
+                    inner = build_source(spec, options, self._clock)
+                    source = CachedScanSource(inner, self._source_answers, self._metrics)
+                    self._sources[spec] = source
+                sources.append(source)
+        return tuple(sources)
+
     def _verifiers(self, policy_digest: str, hits: _Hits | None) -> dict[str, SignatureVerifier]:
-        """Each signature kind behind the verification cache (cache-only when ``hits`` is set)."""
+        """Each signature kind behind the verification cache (cache-only when ``hits`` is set).
+
+        Only the pool's verifiers ask the shared cache: the cache-only ones run
+        in the request thread, which must not wait on Redis either.
+        """
+        shared = None if self._shared is None or hits is not None else self._shared.signatures
         return {
             kind: CachingVerifier(
-                verifier, kind, self._signatures, policy_digest, self._metrics, cache_only=hits
+                verifier,
+                kind,
+                self._signatures,
+                policy_digest,
+                self._metrics,
+                cache_only=hits,
+                shared=shared,
             )
             for kind, verifier in self._inner.items()
         }
+
+    def _attestation_reader(self, policy_digest: str, hits: _Hits | None) -> CachingAttestations:
+        """The attestation reader behind its cache (cache-only when ``hits`` is set)."""
+        return CachingAttestations(
+            self._attestations,
+            self._attestation_results,
+            policy_digest,
+            self._metrics,
+            cache_only=hits,
+        )
 
     def _cache_only_gate(self, gate: Gate, hits: _Hits) -> Gate:
         """A ``Gate`` over ``gate``'s policy that raises ``_NotCached`` instead of doing I/O."""
@@ -526,6 +782,9 @@ class AdmissionChecker:
             verifiers=self._verifiers(str(policy.digest), hits),
             resolver=_CacheOnlyResolver(self._manifests, hits, tags=self._tags),
             evidence=_no_stored_evidence,
+            # A rule that reads scans stops at the stored evidence above (I/O: the pool).
+            sources=(),
+            attestations=self._attestation_reader(str(policy.digest), hits),
         )
 
     def check(
@@ -659,9 +918,16 @@ class AdmissionChecker:
         return verdict, error, (time.monotonic() - started) * 1000
 
     def close(self) -> None:
-        """Stop the thread pool (running checks finish in the background); close Notary links."""
+        """Stop the thread pool (running checks finish in the background); close connections."""
         with self._pool_lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
         self._notary_servers.close()
+        with self._sources_lock:
+            sources = list(self._sources.values())
+            self._sources.clear()
+        for source in sources:
+            source.close()
+        if self._shared_owned is not None:
+            self._shared_owned.close()

@@ -161,6 +161,73 @@ _SCHEMAS: dict[str, Any] = {
             "kind": {"type": "string", "enum": ["scan", "sbom", "vex"]},
         },
     },
+    "DecisionCounts": {
+        "type": "object",
+        "required": ["bucket", "since", "until", "namespace", "buckets", "totals"],
+        "properties": {
+            "bucket": {"type": "string", "enum": ["hour", "day"]},
+            "since": _TIME_SCHEMA,
+            "until": _TIME_SCHEMA,
+            "namespace": {"type": ["string", "null"]},
+            "buckets": {
+                "type": "array",
+                "description": "Every UTC hour or day meeting the window, oldest first, "
+                "empty ones included.",
+                "items": {
+                    "type": "object",
+                    "required": ["start", "allow", "warn", "deny"],
+                    "properties": {
+                        "start": {**_TIME_SCHEMA, "description": "Start of the bucket (UTC)."},
+                        "allow": {"type": "integer", "minimum": 0},
+                        "warn": {"type": "integer", "minimum": 0},
+                        "deny": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+            "totals": {
+                "type": "object",
+                "required": ["allow", "warn", "deny"],
+                "properties": {
+                    "allow": {"type": "integer", "minimum": 0},
+                    "warn": {"type": "integer", "minimum": 0},
+                    "deny": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+    },
+    "TopList": {
+        "type": "object",
+        "required": ["kind", "decision", "since", "until", "namespace", "items"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["images", "findings"]},
+            "decision": {"type": "string", "enum": ["allow", "warn", "deny"]},
+            "since": _TIME_SCHEMA,
+            "until": _TIME_SCHEMA,
+            "namespace": {"type": ["string", "null"]},
+            "items": {
+                "type": "array",
+                "description": "Most verdicts first; `reference` for kind images, `id` (the "
+                "finding id) for kind findings.",
+                "items": {
+                    "type": "object",
+                    "required": ["count", "lastSeen"],
+                    "properties": {
+                        "reference": {"type": "string"},
+                        "id": {"type": "string"},
+                        "count": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "Verdicts of `decision` in the window.",
+                        },
+                        "lastSeen": {
+                            **_TIME_SCHEMA,
+                            "description": "Time of the newest of them.",
+                        },
+                    },
+                },
+            },
+        },
+    },
     "AdmissionReview": {
         "type": "object",
         "description": "A Kubernetes `admission.k8s.io/v1` AdmissionReview.",
@@ -311,6 +378,87 @@ def _paths(prefix: str) -> dict[str, Any]:
                 },
             }
         },
+        f"{prefix}/stats/decisions": {
+            "get": {
+                "operationId": "countDecisions",
+                "summary": "Verdicts per decision per UTC hour or day (the dashboard's chart).",
+                "description": "Counted by the database over the window `[since, until)`; at "
+                "most 1000 buckets.",
+                "security": read,
+                "parameters": [
+                    _query(
+                        "since",
+                        "RFC 3339 time with offset, inclusive (default: `until` minus 24 hours "
+                        "for `hour`, minus 30 days for `day`).",
+                        _TIME_SCHEMA,
+                    ),
+                    _query(
+                        "until",
+                        "RFC 3339 time with offset, exclusive (default: now).",
+                        _TIME_SCHEMA,
+                    ),
+                    _query(
+                        "bucket",
+                        "Bucket width.",
+                        {"type": "string", "enum": ["hour", "day"], "default": "hour"},
+                    ),
+                    _query("namespace", "Only verdicts of this namespace.", {"type": "string"}),
+                ],
+                "responses": {
+                    "200": _json_response("The counts.", "DecisionCounts"),
+                    "400": _ERROR,
+                    "401": _UNAUTHORIZED,
+                    "403": _FORBIDDEN,
+                    "503": _UNAVAILABLE,
+                },
+            }
+        },
+        f"{prefix}/stats/top": {
+            "get": {
+                "operationId": "topImagesOrFindings",
+                "summary": "The image references or finding ids with the most verdicts of a "
+                "decision (the dashboard's top lists).",
+                "description": "Findings are the ids listed as violations of a failing "
+                "`vulnerabilities` check; each verdict counts an id once.",
+                "security": read,
+                "parameters": [
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["images", "findings"]},
+                    },
+                    _query(
+                        "since",
+                        "RFC 3339 time with offset, inclusive (default: `until` minus 7 days).",
+                        _TIME_SCHEMA,
+                    ),
+                    _query(
+                        "until",
+                        "RFC 3339 time with offset, exclusive (default: now).",
+                        _TIME_SCHEMA,
+                    ),
+                    _query(
+                        "decision",
+                        "Which verdicts are counted.",
+                        {"type": "string", "enum": ["allow", "warn", "deny"], "default": "deny"},
+                    ),
+                    _query("namespace", "Only verdicts of this namespace.", {"type": "string"}),
+                    _query(
+                        "limit",
+                        "Length of the list.",
+                        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                    ),
+                ],
+                "responses": {
+                    "200": _json_response("The list.", "TopList"),
+                    "400": _ERROR,
+                    "401": _UNAUTHORIZED,
+                    "403": _FORBIDDEN,
+                    "503": _UNAVAILABLE,
+                },
+            }
+        },
         f"{prefix}/openapi.json": {
             "get": {
                 "operationId": "getOpenApi",
@@ -344,6 +492,23 @@ def _paths(prefix: str) -> dict[str, Any]:
                     "200": _json_response("The AdmissionReview answer.", "AdmissionReview"),
                     "400": _ERROR,
                     "413": _TOO_LARGE,
+                },
+            }
+        },
+        "/ui/": {
+            "get": {
+                "operationId": "dashboard",
+                "summary": "The read-only verdict dashboard (an HTML page; `/ui` redirects here).",
+                "description": "Static files (`/ui/app.js`, `/ui/app.css`) served with a strict "
+                "Content-Security-Policy. The page takes no token itself: it calls this API "
+                "with the bearer token the user enters.",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The page.",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    },
+                    "503": _error_response("The dashboard's files are not installed."),
                 },
             }
         },

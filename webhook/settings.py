@@ -17,6 +17,8 @@ from pathlib import Path
 from gate.errors import InputError
 from gate.oci.allowlist import HostPolicy
 from gate.oci.client import RegistryOptions
+from webhook.shared_cache import DEFAULT_TIMEOUT as DEFAULT_REDIS_TIMEOUT
+from webhook.shared_cache import MIN_HMAC_KEY_BYTES, check_redis_url, load_hmac_key
 
 #: Kubernetes' default ``timeoutSeconds`` is 10 s; answer well before it.
 DEFAULT_DEADLINE = 8.0
@@ -84,7 +86,11 @@ class Settings:
     ``tag_cache_ttl`` how long a tag's digest (from a HEAD) is reused, so a
     moved tag is seen at most that late (0: a HEAD for every admission);
     ``policy_reload_interval`` how often the policy file is stat'ed (0
-    disables the watcher).
+    disables the watcher). ``redis_url`` (``GATE_REDIS_URL``) shares the
+    verification results and manifests with the other replicas through Redis
+    (see ``webhook.shared_cache``), each call bounded by ``redis_timeout``;
+    ``redis_hmac_key`` (read from ``GATE_REDIS_HMAC_KEY_FILE``) signs what is
+    shared. Neither is ever shown (``repr``): the URL may hold a password.
     """
 
     policy: Path
@@ -110,6 +116,12 @@ class Settings:
     spool_max_bytes: int = 256 * 1024 * 1024
     #: Environment for the registry client (auth file lookup, proxies); None: the process's.
     registry_environ: Mapping[str, str] | None = field(default=None, compare=False)
+    #: ``GATE_REDIS_URL``: the cache shared by replicas (None: each process caches alone).
+    redis_url: str | None = field(default=None, repr=False)
+    #: ``GATE_REDIS_TIMEOUT``: seconds for a connect or one read/write to Redis.
+    redis_timeout: float = DEFAULT_REDIS_TIMEOUT
+    #: The key that signs shared values (from ``GATE_REDIS_HMAC_KEY_FILE``).
+    redis_hmac_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not _finite_positive(self.admission_deadline) or self.admission_deadline > MAX_DEADLINE:
@@ -149,6 +161,22 @@ class Settings:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise InputError(f"must be a positive whole number, not {value!r}", source=name)
+        if self.redis_url is not None:
+            check_redis_url(self.redis_url, source="GATE_REDIS_URL")
+        if not _finite_positive(self.redis_timeout) or self.redis_timeout > 1:
+            raise InputError(
+                "must be a number of seconds above 0 and at most 1 (a shared cache that "
+                f"answers slower than that is worse than none), not {self.redis_timeout!r}",
+                source="GATE_REDIS_TIMEOUT",
+            )
+        if self.redis_hmac_key is not None:
+            if self.redis_url is None:
+                raise InputError("is set without GATE_REDIS_URL", source="GATE_REDIS_HMAC_KEY_FILE")
+            if len(self.redis_hmac_key) < MIN_HMAC_KEY_BYTES:
+                raise InputError(
+                    f"the key must be at least {MIN_HMAC_KEY_BYTES} bytes",
+                    source="GATE_REDIS_HMAC_KEY_FILE",
+                )
 
     def registry_options(self) -> RegistryOptions:
         """Registry access with timeouts that fit inside the admission deadline.
@@ -202,6 +230,8 @@ class Settings:
             text = environ.get(name)
             return Path(text) if text else None
 
+        redis_url = (environ.get("GATE_REDIS_URL") or "").strip() or None
+        key_file = (environ.get("GATE_REDIS_HMAC_KEY_FILE") or "").strip()
         insecure = frozenset(
             h.strip()
             for h in (environ.get("GATE_INSECURE_REGISTRIES") or "").split(",")
@@ -227,4 +257,7 @@ class Settings:
             spool_dir=_spool_dir(environ, state_dir, db_url),
             spool_max_bytes=whole("GATE_SPOOL_MAX_BYTES", 256 * 1024 * 1024),
             registry_environ={k: environ[k] for k in _REGISTRY_ENVIRONMENT if k in environ},
+            redis_url=redis_url,
+            redis_timeout=number("GATE_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT),
+            redis_hmac_key=load_hmac_key(key_file) if key_file else None,
         )

@@ -125,6 +125,14 @@ class ImageReference:
             registry, path = DEFAULT_REGISTRY, text
         elif not _valid_registry(registry):
             raise InputError(f"invalid image reference {original!r}: bad registry {registry!r}")
+        elif not ("." in registry or ":" in registry or registry.lower() == "localhost"):
+            # Only its capitals make ``EVIL/x`` name a host; lowercased, as every registry
+            # is, it would print as ``evil/x``, which reads as Docker Hub: refused.
+            raise InputError(
+                f"invalid image reference {original!r}: registry {registry!r} is a host only "
+                "because of its capital letters (in lowercase it names a Docker Hub "
+                "namespace); give the registry a domain or a port"
+            )
         registry = normalise_registry(registry)
         if registry == DEFAULT_REGISTRY and "/" not in path:
             path = f"library/{path}"

@@ -2,16 +2,23 @@
 
 Order: select the first matching rule (or fall back to ``defaultAction``);
 a rule with ``action`` decides at once; otherwise the checks run
-(signatures, vulnerabilities, scan, sbom), FAIL or ERROR anywhere denies,
-WARN warns, anything else allows. Finally the mode (the rule's, else the
-policy's) is applied: ``warn`` turns a deny into a warning, ``audit`` allows
-everything and records what would have happened.
+(signatures, vulnerabilities, scan, sbom, and attestations when the rule
+has that section), FAIL or ERROR anywhere denies, WARN warns, anything
+else allows. Finally the mode (the rule's, else the policy's) is applied:
+``warn`` turns a deny into a warning, ``audit`` allows everything and
+records what would have happened.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from gate.policy.attestation_check import (
+    attested_sboms,
+    attested_scans,
+    check_attestations,
+    explain,
+)
 from gate.policy.evidence import ImageEvidence
 from gate.policy.model import Mode, Policy, Rule
 from gate.policy.sbom_check import check_sbom
@@ -28,13 +35,39 @@ _VERBS = {Decision.ALLOW: "allows", Decision.WARN: "warns", Decision.DENY: "deni
 
 
 def run_checks(rule: Rule, evidence: ImageEvidence, now: datetime) -> tuple[CheckResult, ...]:
-    """Every check of ``rule`` on ``evidence``, in report order; absent sections are SKIP."""
-    return (
+    """Every check of ``rule`` on ``evidence``, in report order; absent sections are SKIP.
+
+    With ``fromAttestation`` the vulnerability, scan and sbom checks see only
+    attested documents (``gate.policy.attestation_check``); the
+    "attestations" check is only reported for a rule that has such a section.
+    """
+    digest = str(evidence.digest)
+    scan_evidence = sbom_evidence = evidence
+    attested_scan = attested_sbom = None
+    if rule.scan is not None and rule.scan.from_attestation:
+        scan_evidence, attested_scan = attested_scans(rule.scan.from_attestation, evidence)
+    if rule.sbom is not None and rule.sbom.from_attestation:
+        sbom_evidence, attested_sbom = attested_sboms(rule.sbom.from_attestation, evidence)
+    vulnerabilities = check_vulnerabilities(rule.vulnerabilities, scan_evidence, now)
+    scan = check_scan(rule.scan, scan_evidence, now)
+    sbom = check_sbom(rule.sbom, sbom_evidence)
+    if attested_scan is not None:
+        ignored = len(evidence.scans)
+        vulnerabilities = explain(
+            vulnerabilities, attested_scan, noun="scan", ignored=ignored, digest=digest
+        )
+        scan = explain(scan, attested_scan, noun="scan", ignored=ignored, digest=digest)
+    if attested_sbom is not None:
+        sbom = explain(sbom, attested_sbom, noun="SBOM", ignored=len(evidence.sboms), digest=digest)
+    checks: tuple[CheckResult, ...] = (
         check_signatures(rule.signatures, evidence),
-        check_vulnerabilities(rule.vulnerabilities, evidence, now),
-        check_scan(rule.scan, evidence, now),
-        check_sbom(rule.sbom, evidence),
+        vulnerabilities,
+        scan,
+        sbom,
     )
+    if rule.attestations is not None:
+        checks += (check_attestations(rule.attestations, evidence),)
+    return checks
 
 
 def decide(checks: tuple[CheckResult, ...]) -> Decision:

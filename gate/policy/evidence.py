@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from gate.attestations.evidence import AttestationResult
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
 from gate.sbom.component import Sbom
@@ -40,6 +41,10 @@ class ImageEvidence:
     notes: tuple[str, ...] = ()
     #: VEX documents (from --vex, the policy's ``vex`` list, or stored evidence).
     vex: tuple[VexDocument, ...] = ()
+    #: Attestations read per trust authority (only those the rule's checks name).
+    attestations: Mapping[str, AttestationResult] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @property
     def signable_digests(self) -> frozenset[Digest]:

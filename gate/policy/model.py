@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 
+from gate.evidence_sources.spec import EvidenceSourceSpec
 from gate.oci.digest import Digest
 from gate.policy.glob import ImageGlob, NamespaceGlob
 from gate.policy.verdict import Decision
@@ -118,6 +119,8 @@ class ScanPolicy:
     require: bool = True
     max_age: timedelta | None = None
     max_age_text: str | None = None  # as written in the policy, for messages
+    #: ``fromAttestation``: only scans attested by one of these authorities count.
+    from_attestation: tuple[TrustAuthority, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,16 @@ class SbomPolicy:
     require: bool = True
     denied_licenses: tuple[str, ...] = ()  # as written
     denied_packages: tuple[PackageUrl, ...] = ()
+    #: ``fromAttestation``: only SBOMs attested by one of these authorities count.
+    from_attestation: tuple[TrustAuthority, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttestationRequirement:
+    """One entry of a rule's ``attestations``: this predicate type, signed by one of these."""
+
+    predicate_type: str
+    signed_by: tuple[TrustAuthority, ...]
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,8 @@ class Rule:
     vulnerabilities: VulnerabilityPolicy | None = None
     scan: ScanPolicy | None = None
     sbom: SbomPolicy | None = None
+    #: Signed attestations the image must carry (the "attestations" check).
+    attestations: tuple[AttestationRequirement, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -165,3 +180,5 @@ class Policy:
     digest: Digest
     #: VEX documents listed in ``spec.vex``, read when the policy loads.
     vex: tuple[VexDocument, ...] = ()
+    #: Servers asked for a scan report by digest when none was given or stored, in order.
+    evidence_sources: tuple[EvidenceSourceSpec, ...] = ()

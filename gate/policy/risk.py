@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from gate.policy.model import VulnerabilityPolicy
-from gate.scanners.finding import Finding
+from gate.scanners.finding import Finding, Severity
 
 #: The limits that a grace period holds back (others, e.g. denyIds, KEV, never wait).
 GRACED = frozenset({"severity", "cvss"})
+#: ``Severity.name`` by severity: the enum property costs several times a dict lookup,
+#: and a policy over many findings writes thousands of these notes.
+_SEVERITY_NAMES = {severity: severity.name for severity in Severity}
 
 
 @dataclass(frozen=True)
@@ -44,26 +47,38 @@ def apply_grace(
         return GraceOutcome(limits)
     published = finding.fix_published
     if published is None:
-        return GraceOutcome(
-            limits,
-            assumed=(
-                f"{finding.id}: the report does not say when its fix appeared; the "
-                f"{days}-day grace period for {finding.severity.name} is taken as over (strict)"
-            ),
-        )
+        return GraceOutcome(limits, assumed=grace_assumed(finding, days))
     if published.tzinfo is None:
         published = published.replace(tzinfo=UTC)
     waited = now - published
     if waited >= timedelta(days=days):
         return GraceOutcome(limits)
     kept = tuple((kind, text) for kind, text in limits if kind not in GRACED)
+    return GraceOutcome(kept, in_grace=grace_waiting(finding, published, waited, days))
+
+
+def grace_assumed(finding: Finding, days: int) -> str:
+    """The note for a fixable finding whose report does not date its fix: the grace is over."""
+    return (
+        f"{finding.id}: the report does not say when its fix appeared; the "
+        f"{days}-day grace period for {_SEVERITY_NAMES[finding.severity]} is taken as over "
+        "(strict)"
+    )
+
+
+def grace_waiting(finding: Finding, published: datetime, waited: timedelta, days: int) -> str:
+    """Why ``finding`` waits: its fix is ``waited`` old, short of the ``days``-day grace period.
+
+    ``published`` is the fix date, time zone attached. The vulnerability check
+    calls this (and ``grace_assumed``) from its own fast path too, so both
+    paths say the same thing.
+    """
     left = timedelta(days=days) - waited
-    reason = (
+    return (
         f"{finding.id} in {finding.package_name}@{finding.package_version}: fix available since "
         f"{published.date().isoformat()}, {left.days + (1 if left.seconds else 0)} of "
         f"{days} grace days left"
     )
-    return GraceOutcome(kept, in_grace=reason)
 
 
 def exploit_limits(policy: VulnerabilityPolicy, finding: Finding) -> tuple[tuple[str, str], ...]:

@@ -106,8 +106,17 @@ def _validator() -> Draft202012Validator:
 
 def schema_issues(document: Any) -> list[SchemaIssue]:
     """Every violation of the policy schema in ``document`` (plain YAML data)."""
+    return validator_issues(_validator(), document)
+
+
+def validator_issues(validator: Draft202012Validator, document: Any) -> list[SchemaIssue]:
+    """Every violation of ``validator``'s schema in ``document``, in the policy's wording.
+
+    Other YAML files the gate reads (policy test files) have schemas of their
+    own and report their errors the same way.
+    """
     issues: list[SchemaIssue] = []
-    for error in _validator().iter_errors(document):
+    for error in validator.iter_errors(document):
         issues.extend(_translate(error))
     return issues
 

@@ -2,7 +2,8 @@
 
 Rules are tried in policy order; the first whose match selects the image
 decides it. The caller asks ``required_authorities`` which trust authorities
-to verify, gathers the evidence, then calls ``evaluate``.
+to verify (and ``attestation_authorities`` whose attestations to read),
+gathers the evidence, then calls ``evaluate``.
 """
 
 from __future__ import annotations
@@ -63,3 +64,24 @@ def required_authorities(rule: Rule) -> tuple[TrustAuthority, ...]:
     if rule.signatures is None:
         return ()
     return rule.signatures.authorities
+
+
+def attestation_authorities(rule: Rule) -> tuple[TrustAuthority, ...]:
+    """The trust authorities whose attestations the caller must read for ``rule``, once each.
+
+    Those named by ``sbom.fromAttestation``, ``vulnerabilities.fromAttestation``
+    and ``attestations[].signedBy``; empty when the rule needs no attestations
+    (or decides by action), so nothing is fetched for it.
+    """
+    if rule.action is not None:
+        return ()
+    named: dict[str, TrustAuthority] = {}
+    groups = [requirement.signed_by for requirement in rule.attestations or ()]
+    if rule.sbom is not None:
+        groups.append(rule.sbom.from_attestation)
+    if rule.scan is not None:
+        groups.append(rule.scan.from_attestation)
+    for group in groups:
+        for authority in group:
+            named.setdefault(authority.name, authority)
+    return tuple(named.values())

@@ -34,6 +34,7 @@ from gate.policy.duration import parse_duration
 from gate.policy.glob import GlobError, ImageGlob, NamespaceGlob
 from gate.policy.licenses import is_license_id
 from gate.policy.model import (
+    AttestationRequirement,
     Combinator,
     Match,
     Mode,
@@ -52,6 +53,7 @@ from gate.policy.schema import (
     EMPTY_MATCH_NAMESPACES,
     describe_value,
 )
+from gate.policy.sources import build_evidence_sources
 from gate.policy.verdict import Decision
 from gate.policy.yamlpos import FieldPath
 from gate.purl import PackageUrl, PurlError
@@ -80,7 +82,9 @@ _KEYLESS_FIELDS = frozenset(
 _NOTATION_FIELDS = frozenset(
     {"trustStore", "signingAuthorities", "trustedIdentities", "verificationLevel", "tsaRoots"}
 )
-_CHECK_SECTIONS = ("signatures", "vulnerabilities", "sbom")
+#: A predicate type is a URI: a scheme, a colon, and something after it.
+_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+_CHECK_SECTIONS = ("signatures", "vulnerabilities", "sbom", "attestations")
 _SEVERITY_NAMES = ", ".join(s.name for s in Severity)
 
 _SPEC: FieldPath = ("spec",)
@@ -203,6 +207,10 @@ class _Builder:
             document = self.vex_document(entry, (*_SPEC, "vex", index))
             if document is not None:
                 vex.append(document)
+        sources_path = (*_SPEC, "evidenceSources")
+        sources = build_evidence_sources(
+            spec.get("evidenceSources"), sources_path, self.diag, self.base_dir
+        )
         if not isinstance(name, str):
             return None  # the schema reported it; build_policy guards the rest
         return Policy(
@@ -214,6 +222,7 @@ class _Builder:
             source=source,
             digest=digest,
             vex=tuple(vex),
+            evidence_sources=sources,
         )
 
     def vex_document(self, entry: str, path: FieldPath) -> VexDocument | None:
@@ -615,10 +624,12 @@ class _Builder:
         if built is not None:
             vulnerabilities, scan = built
         sbom = self.section(raw, path, "sbom", self.sbom)
+        attestations = self.section(raw, path, "attestations", self.attestations)
         for key, value in (
             ("signatures", signatures),
             ("vulnerabilities", vulnerabilities),
             ("sbom", sbom),
+            ("attestations", attestations),
         ):
             if key in raw and value is None:
                 ok = False
@@ -636,6 +647,7 @@ class _Builder:
             vulnerabilities=vulnerabilities,
             scan=scan,
             sbom=sbom,
+            attestations=attestations,
         )
 
     def match(self, raw: Any, path: FieldPath) -> Match | None:
@@ -818,6 +830,7 @@ class _Builder:
         fixable_only = self.boolean(raw, "fixableOnly", path, default=False)
         require_scan = self.boolean(raw, "requireScan", path, default=True)
         risk = self.risk(raw, path, fixable_only=fixable_only)
+        attested = self.attesting_authorities(raw, path)
         if self.diag.has_error_under(path) or risk is None:
             return None
         policy = VulnerabilityPolicy(
@@ -828,7 +841,12 @@ class _Builder:
             exceptions=tuple(exceptions),
             **risk,
         )
-        scan = ScanPolicy(require=require_scan, max_age=max_age, max_age_text=max_age_text)
+        scan = ScanPolicy(
+            require=require_scan,
+            max_age=max_age,
+            max_age_text=max_age_text,
+            from_attestation=attested,
+        )
         return policy, scan
 
     def severity_name(self, raw: Any, path: FieldPath) -> Severity | None:
@@ -991,13 +1009,87 @@ class _Builder:
             except PurlError as exc:
                 self.error((*packages_path, index), f'not a package URL "{entry}": {exc}')
         require = self.boolean(raw, "require", path, default=True)
+        attested = self.attesting_authorities(raw, path)
         if self.diag.has_error_under(path):
             return None
         return SbomPolicy(
             require=require,
             denied_licenses=tuple(licenses),
             denied_packages=tuple(packages),
+            from_attestation=attested,
         )
+
+    # -- attestations ----------------------------------------------------------------
+
+    def attesting_authorities(
+        self, raw: dict[str, Any], path: FieldPath, key: str = "fromAttestation"
+    ) -> tuple[TrustAuthority, ...]:
+        """The authorities of ``raw[key]`` (empty when absent); each must verify attestations.
+
+        Attestations are DSSE envelopes signed by a key or a keyless identity,
+        so an authority holding only Notary or Notation material could never
+        verify one: a rule naming it could never pass, which is an error.
+        """
+        if key not in raw:
+            return ()
+        list_path = (*path, key)
+        authorities = self.authority_list(raw[key], list_path, key)
+        if authorities is None:
+            return ()
+        names = [name for _, name in self.strings(raw[key], list_path, "trust authority names")]
+        for index, authority in enumerate(authorities):
+            if not authority.cosign_keys and authority.keyless is None:
+                self.error(
+                    (*list_path, index),
+                    f'trust authority "{names[index]}" has neither cosign keys nor a keyless '
+                    "identity, so it cannot verify attestations",
+                )
+        return authorities
+
+    def attestations(self, raw: Any, path: FieldPath) -> tuple[AttestationRequirement, ...] | None:
+        if not isinstance(raw, list):
+            self.error(path, f"expected a list, got {describe_value(raw)}")
+            return None
+        if not raw:
+            self.error(path, "attestations is empty; list at least one required predicate type")
+            return None
+        requirements: list[AttestationRequirement] = []
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(raw):
+            entry_path = (*path, index)
+            if not isinstance(entry, dict):
+                self.error(entry_path, f"expected a mapping, got {describe_value(entry)}")
+                continue
+            predicate_type = entry.get("predicateType")
+            type_path = (*entry_path, "predicateType")
+            if not isinstance(predicate_type, str) or not predicate_type.strip():
+                self.unless_reported(type_path, "predicateType must be a non-empty string")
+                predicate_type = None
+            elif not _ABSOLUTE_URI.fullmatch(predicate_type):
+                self.error(
+                    type_path,
+                    f'predicateType "{predicate_type}" is not a URI (write the full type, '
+                    "e.g. https://slsa.dev/provenance/v1)",
+                )
+                predicate_type = None
+            elif predicate_type in seen:
+                self.error(
+                    type_path,
+                    f'predicateType "{predicate_type}" is listed twice '
+                    f"(also attestations[{seen[predicate_type]}])",
+                )
+                predicate_type = None
+            else:
+                seen[predicate_type] = index
+            if "signedBy" not in entry:
+                self.unless_reported((*entry_path, "signedBy"), 'missing required field "signedBy"')
+                continue
+            signed_by = self.attesting_authorities(entry, entry_path, "signedBy")
+            if predicate_type is not None and signed_by:
+                requirements.append(AttestationRequirement(predicate_type, signed_by))
+        if self.diag.has_error_under(path):
+            return None
+        return tuple(requirements)
 
 
 def _mode(value: Any) -> Mode | None:

@@ -103,13 +103,16 @@ def load_located(text: str, *, file: str) -> LocatedDocument:
     Dates and timestamps arrive as ISO 8601 strings, so JSON Schema can check them.
     """
     _check_flow_depth(text, file)
-    loader = yaml.SafeLoader(text)
     try:
+        # The reader refuses non-printable characters already when it is made.
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from exc
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, file) from exc
     except yaml.YAMLError as exc:
-        raise PolicyError(f"invalid YAML: {exc}", file=file) from exc
+        raise PolicyError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from exc
     except RecursionError as exc:
         raise PolicyError("invalid YAML: nested too deeply", file=file) from exc
     if node is None:
@@ -150,6 +153,18 @@ def _check_flow_depth(text: str, file: str) -> None:
                     )
             elif char in "]}" and depth > 0:
                 depth -= 1
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> PolicyError:
+    """A character YAML does not allow (NUL, most control characters), at its line and column."""
+    line = text.count("\n", 0, exc.position) + 1
+    column = exc.position - text.rfind("\n", 0, exc.position)
+    return PolicyError(
+        f"invalid YAML: character U+{exc.character:04X} is not allowed in a YAML file",
+        file=file,
+        line=line,
+        column=column,
+    )
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> PolicyError:

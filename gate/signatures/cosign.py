@@ -310,7 +310,10 @@ def read_signature_layers(manifest: bytes) -> list[object] | str:
     if not isinstance(document, dict):
         return "not a JSON object"
     media_type = document.get("mediaType")
-    if media_type is not None and media_type not in SIGNATURE_MANIFEST_MEDIA_TYPES:
+    # Checked as a string first: a list or an object is not hashable, so no set member.
+    if media_type is not None and (
+        not isinstance(media_type, str) or media_type not in SIGNATURE_MANIFEST_MEDIA_TYPES
+    ):
         return f"media type {media_type!r} is not an image manifest"
     if document.get("schemaVersion") != 2:
         return "schemaVersion is not 2"

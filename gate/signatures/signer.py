@@ -111,8 +111,12 @@ def signature_manifest(
     return gojson.marshal(manifest)
 
 
-def _reserialise_descriptor(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """An existing layer descriptor as Go re-marshals it: struct order, unknown fields dropped."""
+def reserialise_descriptor(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """An existing layer descriptor as Go re-marshals it: struct order, unknown fields dropped.
+
+    cosign appends to a ``.sig`` or ``.att`` manifest by re-marshalling it, so
+    the old layers must come out byte for byte as Go would write them.
+    """
     out: dict[str, Any] = {
         "mediaType": raw["mediaType"],
         "size": raw["size"],
@@ -145,20 +149,22 @@ def _descriptor_digest(raw: object) -> Digest | None:
     return digest if str(digest) == digest_text else None
 
 
-class _Existing:
-    """The readable parts of a ``.sig`` manifest already in the registry."""
+class ExistingManifest:
+    """The readable parts of a ``.sig`` (or ``.att``) manifest already in the registry.
 
-    def __init__(self, data: bytes, where: str) -> None:
+    Anything unreadable raises ``BackendError``: such a manifest is never
+    overwritten. ``noun`` names the object in those messages.
+    """
+
+    def __init__(self, data: bytes, where: str, *, noun: str = "signature manifest") -> None:
         try:
             document = gojson.loads_strict(data)
         except ValueError as exc:
             raise BackendError(
-                f"{where}: existing signature manifest unreadable ({exc}); not overwritten"
+                f"{where}: existing {noun} unreadable ({exc}); not overwritten"
             ) from None
         if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
-            raise BackendError(
-                f"{where}: existing signature manifest has no layers array; not overwritten"
-            )
+            raise BackendError(f"{where}: existing {noun} has no layers array; not overwritten")
         media_type = document.get("mediaType", OCI_MANIFEST_MEDIA_TYPE)
         if media_type not in SIGNATURE_MANIFEST_MEDIA_TYPES:
             raise BackendError(
@@ -173,7 +179,7 @@ class _Existing:
         annotations = document.get("annotations", {})
         if not _is_string_map(annotations):
             raise BackendError(
-                f"{where}: existing signature manifest has malformed annotations; not overwritten"
+                f"{where}: existing {noun} has malformed annotations; not overwritten"
             )
         self.annotations: dict[str, str] | None = annotations or None
         self.layers: list[dict[str, Any]] = []
@@ -182,7 +188,7 @@ class _Existing:
             digest = _descriptor_digest(raw)
             if digest is None:
                 raise BackendError(
-                    f"{where}: layer {number} of the existing signature manifest is malformed "
+                    f"{where}: layer {number} of the existing {noun} is malformed "
                     "(mediaType, size or digest); not overwritten"
                 )
             self.layers.append(raw)
@@ -240,10 +246,10 @@ def sign_image(
     where = f"{target.name}:{tag}"
 
     fetched = source.fetch_manifest(target, tag)
-    existing = _Existing(fetched.data, where) if fetched is not None else None
+    existing = ExistingManifest(fetched.data, where) if fetched is not None else None
     if existing is not None and fetched is not None and existing.holds(payload, public_key):
         return fetched.digest
-    layers = [_reserialise_descriptor(raw) for raw in existing.layers] if existing else []
+    layers = [reserialise_descriptor(raw) for raw in existing.layers] if existing else []
     diff_ids = list(existing.diff_ids) if existing else []
     if len(layers) + 1 > MAX_SIGNATURE_LAYERS:
         raise BackendError(f"{where}: already holds {len(layers)} signatures (cosign's limit)")

@@ -50,3 +50,24 @@ class BulkInsert:
         """Insert ``rows`` (each naming every column) in ``connection``'s transaction."""
         if rows:
             connection.exec_driver_sql(self._sql, [self._row(row) for row in rows])
+
+    def bind(self, name: str, value: Any) -> Any:
+        """``value`` of column ``name`` as the driver takes it (its bind processor applied).
+
+        For a value shared by many rows (a verdict's time, copied to each of its
+        finding rows), so it is converted once and given to ``execute_bound``.
+        """
+        for processed, processor in self._processed:
+            if processed == name:
+                return processor(value)
+        return value
+
+    def execute_bound(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` whose values already went through ``bind`` (or need no processing)."""
+        if not rows:
+            return
+        if self._positional:
+            names = self._names
+            connection.exec_driver_sql(self._sql, [tuple([row[n] for n in names]) for row in rows])
+        else:
+            connection.exec_driver_sql(self._sql, list(rows))

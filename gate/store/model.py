@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class VerdictSource(enum.StrEnum):
@@ -87,6 +87,33 @@ class VerdictPage:
     next_cursor: str | None
 
 
+class StatsBucket(enum.StrEnum):
+    """The width of one bucket of decision counts (UTC hours or UTC days)."""
+
+    HOUR = "hour"
+    DAY = "day"
+
+
+@dataclass(frozen=True)
+class DecisionCounts:
+    """How many verdicts of each decision fell in the bucket starting at ``start`` (UTC)."""
+
+    start: datetime
+    allow: int = 0
+    warn: int = 0
+    deny: int = 0
+
+
+@dataclass(frozen=True)
+class TopEntry:
+    """One row of a "most often" list: an image reference or a finding id, how many
+    verdicts it appears in and the time of the newest of them."""
+
+    key: str
+    count: int
+    last_seen: datetime
+
+
 class EvidenceKind(enum.StrEnum):
     """What a stored evidence document is."""
 
@@ -151,4 +178,51 @@ class VerdictStore(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class VerdictStats(Protocol):
+    """Aggregates over recorded verdicts for the dashboard, computed by the database.
+
+    Every window is ``since`` inclusive, ``until`` exclusive (timezone-aware);
+    a naive time, a window that ends before it starts or a bad limit is an
+    ``InputError``; an unreachable database a ``BackendError``.
+    """
+
+    def decision_counts(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        bucket: StatsBucket,
+        namespace: str | None = None,
+    ) -> tuple[DecisionCounts, ...]:
+        """Verdicts per decision in every UTC ``bucket`` that meets the window, oldest
+        first, empty buckets included (at most ``gate.store.stats.MAX_BUCKETS``)."""
+        ...
+
+    def top_images(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        decision: str = "deny",
+        namespace: str | None = None,
+        limit: int = 10,
+    ) -> tuple[TopEntry, ...]:
+        """The image references with the most verdicts of ``decision``, most first."""
+        ...
+
+    def top_findings(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        decision: str = "deny",
+        namespace: str | None = None,
+        limit: int = 10,
+    ) -> tuple[TopEntry, ...]:
+        """The finding ids that broke the vulnerability limits in the most verdicts of
+        ``decision``, most first."""
         ...

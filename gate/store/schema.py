@@ -9,10 +9,14 @@ Checks are kept as JSON text in the verdict row rather than in a child table:
 they are always read whole with their verdict and never filtered on, so one row
 per verdict keeps ``record`` to one insert, keyset pagination to one indexed
 scan with no join, and the column portable between SQLite and PostgreSQL.
+The one part of them that is counted, the finding ids a verdict failed for,
+is copied into ``verdict_findings`` when the verdict is recorded
+(``gate.store.findings``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +39,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from gate.store.findings import failed_finding_ids_of_json
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -104,6 +110,8 @@ verdicts = Table(
     Index("ix_verdicts_namespace_time_id", "namespace", "time", "id"),
     Index("ix_verdicts_decision_time_id", "decision", "time", "id"),
     Index("ix_verdicts_source_time_id", "source", "time", "id"),
+    # The dashboard's counts for one namespace, from the index alone (version 2).
+    Index("ix_verdicts_namespace_decision_time", "namespace", "decision", "time"),
 )
 
 evidence = Table(
@@ -122,13 +130,102 @@ evidence = Table(
 )
 
 
+# One row per (verdict, finding id) for every verdict whose vulnerabilities check
+# failed (``gate.store.findings``): the dashboard's "top findings" is then one
+# indexed GROUP BY instead of parsing the checks JSON of every verdict. Time,
+# decision and namespace are copied from the verdict so the count needs no join.
+verdict_findings = Table(
+    "verdict_findings",
+    metadata,
+    Column("verdict_id", String(32), primary_key=True),
+    Column("finding_id", Text, primary_key=True),
+    Column("time", UtcDateTime, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("namespace", Text, nullable=True),
+    Index("ix_verdict_findings_decision_time", "decision", "time", "finding_id"),
+    Index("ix_verdict_findings_namespace_time", "namespace", "decision", "time", "finding_id"),
+)
+
+
 def _v1_initial_tables(connection: Connection) -> None:
     metadata.create_all(connection, tables=[verdicts, evidence], checkfirst=True)
+
+
+#: Verdicts read per batch when ``verdict_findings`` is filled from older verdicts.
+_BACKFILL_BATCH = 500
+#: How the store serialises a failing vulnerabilities check (``sql._checks_to_json``):
+#: a cheap pre-filter, so only those verdicts' JSON is parsed by the backfill.
+_FAILED_VULNERABILITIES = '%"check":"vulnerabilities","outcome":"fail"%'
+
+
+def _v2_verdict_findings(connection: Connection) -> None:
+    # The table as it is at version 2, written out so a later change to
+    # ``verdict_findings`` does not change what this step creates.
+    table = Table(
+        "verdict_findings",
+        MetaData(),
+        Column("verdict_id", String(32), primary_key=True),
+        Column("finding_id", Text, primary_key=True),
+        Column("time", UtcDateTime, nullable=False),
+        Column("decision", String(16), nullable=False),
+        Column("namespace", Text, nullable=True),
+        Index("ix_verdict_findings_decision_time", "decision", "time", "finding_id"),
+        Index("ix_verdict_findings_namespace_time", "namespace", "decision", "time", "finding_id"),
+    )
+    table.create(connection, checkfirst=True)
+    connection.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_verdicts_namespace_decision_time "
+            "ON verdicts (namespace, decision, time)"
+        )
+    )
+    # Verdicts recorded before this version: their ids are taken from the JSON once.
+    last_id = ""
+    while True:
+        rows = connection.execute(
+            select(
+                verdicts.c.id,
+                verdicts.c.time,
+                verdicts.c.decision,
+                verdicts.c.namespace,
+                verdicts.c.checks,
+            )
+            .where(verdicts.c.id > last_id, verdicts.c.checks.like(_FAILED_VULNERABILITIES))
+            .order_by(verdicts.c.id)
+            .limit(_BACKFILL_BATCH)
+        ).all()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        found: list[dict[str, Any]] = []
+        for row in rows:
+            try:
+                items = json.loads(row.checks)
+            except ValueError:
+                continue  # an unreadable verdict is reported when it is read, not here
+            found.extend(
+                {
+                    "verdict_id": row.id,
+                    "finding_id": finding_id,
+                    "time": row.time,
+                    "decision": row.decision,
+                    "namespace": row.namespace,
+                }
+                for finding_id in failed_finding_ids_of_json(items)
+            )
+        if found:
+            connection.execute(table.insert(), found)
 
 
 #: Ordered migration steps: (version, what it does, the step). Append only.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "verdicts and evidence tables", _v1_initial_tables),
+    (
+        2,
+        "verdict_findings (the failing finding ids of each verdict); verdicts by namespace "
+        "and decision",
+        _v2_verdict_findings,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

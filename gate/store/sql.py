@@ -38,16 +38,20 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from gate.errors import BackendError, GateError, InputError
-from gate.store import schema
+from gate.store import schema, stats
 from gate.store.bulk import BulkInsert
+from gate.store.findings import failed_finding_ids
 from gate.store.ids import looks_like_id, new_id
 from gate.store.model import (
     CheckRecord,
+    DecisionCounts,
     EvidenceKind,
     NewEvidence,
     NewVerdict,
+    StatsBucket,
     StoredEvidence,
     StoredVerdict,
+    TopEntry,
     VerdictPage,
     VerdictQuery,
     VerdictSource,
@@ -141,8 +145,10 @@ class SqlVerdictStore:
         self._label = label
         self._password = password
         self._insert_verdicts = BulkInsert(schema.verdicts, engine.dialect)
-        # The webhook hands the same checks object for a reused decision: serialise once.
-        self._checks_json: dict[int, tuple[Sequence[CheckRecord], str]] = {}
+        self._insert_findings = BulkInsert(schema.verdict_findings, engine.dialect)
+        # The webhook hands the same checks object for a reused decision: serialise
+        # it (and find its failing finding ids) once.
+        self._checks_json: dict[int, tuple[Sequence[CheckRecord], str, tuple[str, ...]]] = {}
 
     # -- construction ---------------------------------------------------------------
 
@@ -246,26 +252,49 @@ class SqlVerdictStore:
     # -- verdicts ---------------------------------------------------------------------
 
     def record(self, verdicts: Sequence[NewVerdict]) -> tuple[str, ...]:
-        """Store ``verdicts`` in one transaction; return their ids in order."""
-        rows = [
-            _verdict_row(index, verdict, self._serialised_checks(verdict.checks))
-            for index, verdict in enumerate(verdicts)
-        ]
+        """Store ``verdicts`` in one transaction; return their ids in order.
+
+        The finding ids a verdict failed for go to ``verdict_findings`` in the
+        same transaction (see ``gate.store.findings``).
+        """
+        rows = []
+        finding_rows: list[dict[str, Any]] = []
+        for index, verdict in enumerate(verdicts):
+            text, finding_ids = self._serialised_checks(verdict.checks)
+            row = _verdict_row(index, verdict, text)
+            rows.append(row)
+            if finding_ids:
+                # One conversion of the time for all of the verdict's finding rows.
+                bound_time = self._insert_findings.bind("time", row["time"])
+                finding_rows.extend(
+                    {
+                        "verdict_id": row["id"],
+                        "finding_id": finding_id,
+                        "time": bound_time,
+                        "decision": row["decision"],
+                        "namespace": row["namespace"],
+                    }
+                    for finding_id in finding_ids
+                )
         if not rows:
             return ()
         with self._failing_as("record"), self._transaction(write=True) as connection:
             self._insert_verdicts.execute(connection, rows)
+            self._insert_findings.execute_bound(connection, finding_rows)
         return tuple(str(row["id"]) for row in rows)
 
-    def _serialised_checks(self, checks: Sequence[CheckRecord]) -> str:
+    def _serialised_checks(self, checks: Sequence[CheckRecord]) -> tuple[str, tuple[str, ...]]:
         entry = self._checks_json.get(id(checks))
         if entry is not None and entry[0] is checks:
-            return entry[1]
+            return entry[1], entry[2]
         text = _checks_to_json(checks)
+        finding_ids = failed_finding_ids(
+            (check.check, str(_plain(check.outcome)), check.details) for check in checks
+        )
         if len(self._checks_json) >= _CHECKS_MEMO_SIZE:
             self._checks_json.clear()
-        self._checks_json[id(checks)] = (checks, text)
-        return text
+        self._checks_json[id(checks)] = (checks, text, finding_ids)
+        return text, finding_ids
 
     def get(self, verdict_id: str) -> StoredVerdict | None:
         """One verdict by id, or None (also for strings that cannot be an id)."""
@@ -360,6 +389,62 @@ class SqlVerdictStore:
             duration_ms=row.duration_ms,
             decided=bool(row.decided),
         )
+
+    # -- aggregates (``VerdictStats``) -----------------------------------------------
+
+    def decision_counts(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        bucket: StatsBucket,
+        namespace: str | None = None,
+    ) -> tuple[DecisionCounts, ...]:
+        """Verdicts per decision in every UTC ``bucket`` meeting ``[since, until)``, oldest
+        first, empty buckets included (at most ``gate.store.stats.MAX_BUCKETS``)."""
+        since, until = stats.check_window(since, until)
+        bucket = stats.check_bucket(bucket)
+        stats.bucket_starts(since, until, bucket)  # refuses too many buckets before the query
+        statement = stats.decision_counts_statement(
+            self._engine.dialect.name, since, until, bucket, namespace
+        )
+        with self._failing_as("decision counts"), self._transaction(write=False) as connection:
+            rows = connection.execute(statement).all()
+        return stats.decision_counts(rows, since, until, bucket)
+
+    def top_images(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        decision: str = "deny",
+        namespace: str | None = None,
+        limit: int = 10,
+    ) -> tuple[TopEntry, ...]:
+        """The image references with the most verdicts of ``decision`` in the window."""
+        since, until = stats.check_window(since, until)
+        statement = stats.top_images_statement(
+            since, until, stats.check_decision(decision), namespace, stats.check_top_limit(limit)
+        )
+        with self._failing_as("top images"), self._transaction(write=False) as connection:
+            return stats.top_entries(connection.execute(statement).all())
+
+    def top_findings(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        decision: str = "deny",
+        namespace: str | None = None,
+        limit: int = 10,
+    ) -> tuple[TopEntry, ...]:
+        """The finding ids that failed the most verdicts of ``decision`` in the window."""
+        since, until = stats.check_window(since, until)
+        statement = stats.top_findings_statement(
+            since, until, stats.check_decision(decision), namespace, stats.check_top_limit(limit)
+        )
+        with self._failing_as("top findings"), self._transaction(write=False) as connection:
+            return stats.top_entries(connection.execute(statement).all())
 
     # -- evidence ---------------------------------------------------------------------
 

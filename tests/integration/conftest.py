@@ -128,3 +128,6 @@ def pytest_runtest_makereport(
 
 # PostgreSQL for the verdict store tests: ``postgres_server``, ``postgres_url``.
 from tests.integration.postgres_server import postgres_server, postgres_url  # noqa: E402, F401
+
+# Redis for the replicas' shared verification cache: ``redis_server``.
+from tests.integration.redis_server import redis_server  # noqa: E402, F401

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from gate.errors import BackendError
+from gate.store import schema
 from gate.store.model import VerdictQuery
 from gate.store.sql import SqlVerdictStore
 from tests.integration.postgres_server import RunningPostgres
@@ -100,8 +101,8 @@ def test_processes_starting_together_migrate_once(
     assert {item.id for item in stored} == set(ids)
     database = fresh_url.rsplit("/", 1)[1]
     with psycopg.connect(postgres_server.conninfo(database)) as connection:
-        rows = connection.execute(b"SELECT version FROM schema_version").fetchall()
-    assert rows == [(1,)]
+        rows = connection.execute(b"SELECT version FROM schema_version ORDER BY 1").fetchall()
+    assert rows == [(step[0],) for step in schema.MIGRATIONS]
 
 
 def test_processes_see_each_others_records(fresh_url: str) -> None:

@@ -121,6 +121,8 @@ class BundleVerification:
     integrated_time: datetime | None = None
     log_index: int | None = None
     statement: Statement | None = None
+    #: The verified DSSE envelope of a DSSE bundle: its payload is the exact statement bytes.
+    envelope: DsseEnvelope | None = None
 
     @property
     def predicate_type(self) -> str | None:
@@ -579,6 +581,7 @@ def _with_sigstore(
     capture = _CaptureIdentity()
     verifier = root.sigstore_verifier()
     statement: Statement | None = None
+    verified: DsseEnvelope | None = None
     try:
         bundle = Bundle.from_json(data)
         if parsed.envelope is not None:
@@ -611,6 +614,7 @@ def _with_sigstore(
         integrated_time=integrated,
         log_index=entry.log_index,
         statement=statement,
+        envelope=verified,
     )
 
 
@@ -681,6 +685,7 @@ def _with_gate(
         integrated_time=integrated,
         log_index=entry.log_index if entry is not None else None,
         statement=statement,
+        envelope=parsed.envelope,
     )
 
 

@@ -81,6 +81,9 @@ def test_valid_references(
         "[:::]/app",
         "[1::2::3]:5000/app",
         "REGISTRY-1.DOCKER.IO/Library/nginx",
+        # A host only by its capitals: lowercased it would print as a Docker Hub name.
+        "EVIL/x",
+        "Registry/app:1",
     ],
 )
 def test_invalid_references(text: str) -> None:
@@ -103,7 +106,6 @@ def test_invalid_references(text: str) -> None:
         ("evil.example.com:05000/x", "evil.example.com:5000/x"),
         ("LOCALHOST/app", "localhost/app"),
         ("LocalHost:5000/app", "localhost:5000/app"),
-        ("EVIL/x", "evil/x"),  # uppercase first component: a host, as docker reads it
         # Another port is another registry: no folding into Docker Hub.
         ("registry-1.docker.io:5000/nginx", "registry-1.docker.io:5000/nginx"),
         ("evil.example.com:8443/x", "evil.example.com:8443/x"),
@@ -154,3 +156,12 @@ def test_pinning_keeps_the_tag_for_display() -> None:
 def test_round_trip_through_str() -> None:
     for text in ("ghcr.io/a/b:1", f"localhost:5000/x@{DIGEST}", "[::1]:5000/app:1"):
         assert str(ImageReference.parse(str(ImageReference.parse(text)))) == text
+
+
+def test_a_host_named_only_by_capitals_is_refused_found_by_fuzzing() -> None:
+    # fuzz/fuzz_reference.py: "locCCC...5000/app:1" parsed as registry "loccc...5000",
+    # printed "loccc...5000/app:1", and that printed form parsed as docker.io/loccc.../app.
+    text = "loc" + "C" * 54 + "5000/app:1"
+    with pytest.raises(InputError, match="is a host only because of its capital letters"):
+        ImageReference.parse(text)
+    assert ImageReference.parse(text.lower()).registry == "docker.io"

@@ -122,3 +122,23 @@ def test_deep_block_nesting_is_an_error_not_a_crash() -> None:
     text = "".join("  " * level + f"k{level}:\n" for level in range(600)) + "  " * 600 + "x\n"
     with pytest.raises(PolicyError, match="nested too deeply"):
         load_located(text, file="p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\x00", "p.yaml:1:1: invalid YAML: character U+0000 is not allowed in a YAML file"),
+        (
+            "a: b\n  c: \x07d\n",
+            "p.yaml:2:6: invalid YAML: character U+0007 is not allowed in a YAML file",
+        ),
+    ],
+)
+def test_characters_yaml_refuses_are_a_policy_error_found_by_fuzzing(
+    text: str, expected: str
+) -> None:
+    # tests/fuzz/test_policy.py: PyYAML's reader raised ReaderError when the loader was made,
+    # outside the error handling (a traceback instead of a PolicyError).
+    with pytest.raises(PolicyError) as caught:
+        load_located(text, file="p.yaml")
+    assert str(caught.value) == expected

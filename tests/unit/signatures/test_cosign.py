@@ -271,6 +271,13 @@ def test_bundle_on_a_key_signature_is_noted_not_verified() -> None:
             b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","layers":[]}',
             "is not an image manifest",
         ),
+        # Found by tests/fuzz/test_cosign.py: an unhashable mediaType raised TypeError.
+        (
+            b'{"schemaVersion":2,"mediaType":["application/vnd.oci.image.manifest.v1+json"],'
+            b'"layers":[]}',
+            "is not an image manifest",
+        ),
+        (b'{"schemaVersion":2,"mediaType":{},"layers":[]}', "is not an image manifest"),
         (b'{"schemaVersion":2,"layers":[1]}', "layer descriptor is not a JSON object"),
         (b'{"schemaVersion":2,"layers":[{"digest":"sha256:x"}]}', "no valid digest"),
     ],

@@ -419,7 +419,8 @@ class StoreContract:
                 versions = connection.execute(select(schema.schema_version.c.version)).all()
         finally:
             engine.dispose()
-        assert [row.version for row in versions] == [schema.LATEST_VERSION]
+        # Each step recorded once, however often the store starts.
+        assert [row.version for row in versions] == [step[0] for step in schema.MIGRATIONS]
 
     def test_concurrent_start(self, store_url: str) -> None:
         errors: list[BaseException] = []
@@ -447,7 +448,7 @@ class StoreContract:
                 count = connection.execute(text("SELECT count(*) FROM schema_version")).scalar()
         finally:
             engine.dispose()
-        assert count == 1
+        assert count == len(schema.MIGRATIONS)
         assert {item.id for item in stores[0].query(VerdictQuery()).items} == set(ids)
         for store in stores:
             store.close()

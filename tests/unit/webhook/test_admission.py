@@ -117,3 +117,36 @@ def test_answers_carry_status_and_short_warnings() -> None:
     [warning] = allow["response"]["warnings"]
     assert len(warning) == MAX_WARNING_CHARS
     assert warning.endswith("...")
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        b'"\\ud800"',  # escaped, as JSON allows
+        b'"\\uDFFF"',
+        '"\ud800"'.encode("utf-8", "surrogatepass"),  # raw bytes, which json.loads also reads
+    ],
+)
+def test_a_lone_surrogate_is_refused_with_the_uid_found_by_fuzzing(spelling: bytes) -> None:
+    # tests/fuzz/test_admission.py: a username "\ud800" was admitted, and its verdict could
+    # not be stored ("surrogates not allowed"), holding up every verdict queued behind it.
+    review = admission_review(None, kind="ConfigMap", uid="u-9")
+    body = _body(review).replace(b'"alice@example.com"', spelling)
+    with pytest.raises(ReviewError) as caught:
+        parse_review(body)
+    assert caught.value.uid == "u-9"
+    assert "lone UTF-16 surrogate" in caught.value.reason
+
+
+def test_a_lone_surrogate_in_utf16_is_refused() -> None:
+    text = json.dumps(admission_review(None, kind="ConfigMap", uid="u-9"), ensure_ascii=False)
+    body = text.replace("alice@example.com", "\udc00").encode("utf-16", "surrogatepass")
+    with pytest.raises(ReviewError, match="lone UTF-16 surrogate"):
+        parse_review(body)
+
+
+def test_surrogate_pairs_and_other_text_are_fine() -> None:
+    review = admission_review(None, kind="ConfigMap", uid="u-9", username="\U0001f600 한")
+    escaped = parse_review(json.dumps(review).encode())
+    raw = parse_review(json.dumps(review, ensure_ascii=False).encode())
+    assert escaped.username == raw.username == "\U0001f600 한"
