@@ -118,6 +118,7 @@ def evaluate(policy: Policy, evidence: ImageEvidence, now: datetime) -> ImageVer
         checks=checks,
         mode=mode.value,
         namespace=evidence.namespace,
+        notes=evidence.notes if rule is not None and rule.action is None else (),
     )
 
 

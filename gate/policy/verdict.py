@@ -70,6 +70,9 @@ class ImageVerdict:
     checks: tuple[CheckResult, ...] = ()
     mode: str = "enforce"
     namespace: str | None = None
+    #: Facts about the evidence the reader should see: which file or source bound to
+    #: this digest and which did not (and why), where a report came from.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

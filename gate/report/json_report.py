@@ -49,6 +49,7 @@ def image_to_dict(image: ImageVerdict) -> dict[str, Any]:
         "mode": image.mode,
         "namespace": image.namespace,
         "checks": [check_to_dict(c) for c in image.checks],
+        "notes": list(image.notes),
     }
 
 

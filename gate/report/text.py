@@ -25,6 +25,7 @@ def render_text(verdict: Verdict) -> str:
         lines.append(f"      reason: {image.reason}")
         for check in image.checks:
             lines.append(f"      [{_MARK[check.outcome]}] {check.check}: {check.reason}")
+        lines.extend(f"      note:   {note}" for note in image.notes)
         lines.append("")
     for error in verdict.errors:
         lines.append(f"could not decide: {error}")

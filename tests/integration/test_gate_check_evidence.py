@@ -160,6 +160,11 @@ def test_report_of_another_digest_does_not_satisfy_require_scan(
     assert run.code == 1
     assert run.check("scan")["outcome"] == "fail"
     assert "no scan report" in run.check("scan")["reason"]
+    # The verdict says why the given report did not count (JSON and text).
+    why = f"trivy.json: describes {other}, not this image"
+    assert any(why in note for note in run.json()["images"][0]["notes"])
+    text = run_gate(capsys, "check", reference, "--policy", str(policy), "--scan", str(report))
+    assert f"note:   {report}: describes {other}, not this image" in text.stdout
 
 
 def test_old_or_undated_report_breaks_max_scan_age(
