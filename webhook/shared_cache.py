@@ -433,11 +433,8 @@ class SharedCache:
 
     @property
     def last_error(self) -> str | None:
-        """The last failure, while the server is being left alone after it; else None."""
-        with self._lock:
-            if self._monotonic() >= self._down_until:
-                return None
-            return self._last_error
+        """The last failure, until the server answers again; None while all is well."""
+        return self._last_error
 
     def redis_key(self, codec: Codec[K, V], key: K) -> str:
         """The backend key of ``key`` in ``codec``'s cache (a hash: keys may be long)."""
@@ -469,6 +466,13 @@ class SharedCache:
                 exc,
             )
 
+    def _succeeded(self) -> None:
+        if self._last_error is None:
+            return
+        with self._lock:
+            self._last_error = None
+        log.warning("shared cache %s answers again", self._backend.label)
+
     def _log(self, reason: str, message: str, *args: object) -> None:
         now = self._monotonic()
         with self._lock:
@@ -488,6 +492,7 @@ class SharedCache:
         except BackendError as exc:
             self._failed("get", exc)
             return None
+        self._succeeded()
         if data is None:
             self.misses(codec.name).inc()
             return None
@@ -565,6 +570,8 @@ class SharedCache:
             self._backend.set(redis_key, data, ttl)
         except BackendError as exc:
             self._failed("put", exc)
+            return
+        self._succeeded()
 
     def close(self) -> None:
         """Release the backend's connections."""

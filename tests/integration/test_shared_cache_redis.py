@@ -305,6 +305,10 @@ def test_with_redis_stopped_admissions_are_still_decided(
             assert replica.metric("gate_shared_cache_errors_total", operation="get") >= 1
             ready = requests.get(f"{replica.url}/readyz", timeout=10)
             assert ready.status_code == 200  # Redis is an optimisation, not a dependency
+            shared = ready.json()["sharedCache"]
+            assert shared["server"] == f"redis://127.0.0.1:{fresh_redis.port}/0"
+            assert "ConnectionError" in shared["lastError"]
+            assert "replica-redis-password-42" not in ready.text
         # Each replica verified the signed image itself.
         assert second.metric("gate_verification_cache_misses_total", cache="signature") >= 1
     finally:
