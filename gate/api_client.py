@@ -134,6 +134,57 @@ class ApiClient:
             raise InputError("empty verdict id")
         return self._call("GET", f"/verdicts/{quote(verdict_id, safe='')}", expect=200)
 
+    def preview_policy(
+        self,
+        policy_text: str,
+        *,
+        old_policy: str | None = None,
+        since: str | None = None,
+        all_images: bool = False,
+    ) -> dict[str, Any]:
+        """The server's impact preview of ``policy_text`` (``POST /policy/preview``).
+
+        ``old_policy`` defaults to the policy the server runs; ``since`` is a
+        duration (``7d``) or an RFC 3339 time.
+        """
+        body: dict[str, Any] = {"policy": policy_text, "allImages": all_images}
+        if old_policy is not None:
+            body["oldPolicy"] = old_policy
+        if since is not None:
+            body["since"] = since
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        answer = self._call(
+            "POST", "/policy/preview", data=data, content_type="application/json", expect=200
+        )
+        if not isinstance(answer.get("counts"), dict):
+            raise self._nonsense("POST", "/policy/preview", "no counts")
+        return answer
+
+    def add_exception(self, exception: Mapping[str, Any]) -> dict[str, Any]:
+        """Create an exception (``POST /exceptions``); the stored record with its id."""
+        body = json.dumps(exception, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        answer = self._call(
+            "POST", "/exceptions", data=body, content_type="application/json", expect=201
+        )
+        if not isinstance(answer.get("id"), str):
+            raise self._nonsense("POST", "/exceptions", "no exception id")
+        return answer
+
+    def list_exceptions(self, **filters: str | None) -> list[dict[str, Any]]:
+        """Exceptions (``GET /exceptions``) with the API's filters; None values left out."""
+        params = {key: value for key, value in filters.items() if value is not None}
+        answer = self._call("GET", "/exceptions", params=params, expect=200)
+        items = answer.get("items")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise self._nonsense("GET", "/exceptions", "no list of items")
+        return items
+
+    def revoke_exception(self, exception_id: str) -> dict[str, Any]:
+        """Revoke an exception (``DELETE /exceptions/{id}``); the record, now revoked."""
+        if not exception_id:
+            raise InputError("empty exception id")
+        return self._call("DELETE", f"/exceptions/{quote(exception_id, safe='')}", expect=200)
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _call(

@@ -17,14 +17,22 @@ from gate.binding import Binding, bind
 from gate.clock import Clock, system_clock
 from gate.errors import GateError
 from gate.evidence_sources.source import ScanSource, policy_sources, query_sources
+from gate.exception_source import ExceptionSource, admissible
 from gate.oci.client import Platform, RegistryClient
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
 from gate.oci.source import ResolvedImage
-from gate.policy.evaluate import evaluate
+from gate.policy.evaluate import apply_mode, evaluate, on_error_reason
 from gate.policy.evidence import ImageEvidence
+from gate.policy.exception_match import expired_exception_ids
+from gate.policy.exceptions import CompiledException
 from gate.policy.model import Policy, Rule
-from gate.policy.select import attestation_authorities, required_authorities, select_rule
+from gate.policy.select import (
+    attestation_authorities,
+    required_authorities,
+    rule_before_resolution,
+    select_rule,
+)
 from gate.policy.verdict import CheckResult, Decision, ImageVerdict, Outcome, Verdict
 from gate.sbom.component import Sbom
 from gate.scanners.finding import ScanReport
@@ -137,8 +145,11 @@ class Gate:
         evidence: EvidenceProvider | None = None,
         sources: Sequence[ScanSource] | None = None,
         attestations: AttestationVerifier | None = None,
+        exceptions: ExceptionSource | None = None,
     ) -> None:
         self._policy = policy
+        # Stored exceptions, read only for rules with vulnerability limits.
+        self._exceptions = exceptions
         self._registry = registry
         self._resolver: ImageResolver = resolver or registry.resolve
         self._evidence = evidence
@@ -210,8 +221,31 @@ class Gate:
         return self._policy
 
     def _could_not_decide(
-        self, text: str, digest: str | None, step: str, exc: GateError, options: CheckOptions
+        self,
+        text: str,
+        digest: str | None,
+        step: str,
+        exc: GateError,
+        options: CheckOptions,
+        *,
+        rule: Rule | None = None,
     ) -> tuple[ImageVerdict, GateError]:
+        if rule is not None and rule.on_error is not Decision.DENY:
+            mode = rule.mode or self._policy.mode
+            decision, reason = apply_mode(
+                mode, rule.on_error, on_error_reason(rule, f"{step}: {exc}")
+            )
+            excused = ImageVerdict(
+                reference=text,
+                digest=digest,
+                decision=decision,
+                rule=rule.name,
+                reason=reason,
+                checks=(CheckResult(step, Outcome.ERROR, str(exc)),),
+                mode=mode.value,
+                namespace=options.namespace,
+            )
+            return excused, exc
         verdict = ImageVerdict(
             reference=text,
             digest=digest,
@@ -230,9 +264,15 @@ class Gate:
         """Verdict for one image at ``now``; on a resolution failure a deny plus the error."""
         try:
             reference = ImageReference.parse(text)
-            resolved = self._resolver(reference, options.platform)
         except GateError as exc:
             return self._could_not_decide(text, None, "resolve", exc, options)
+        try:
+            resolved = self._resolver(reference, options.platform)
+        except GateError as exc:
+            # No digest, so no rule yet: onError applies only when the rule is
+            # certain without one (see rule_before_resolution).
+            early = rule_before_resolution(self._policy, reference, options.namespace)
+            return self._could_not_decide(text, None, "resolve", exc, options, rule=early)
         # The reference as written: a tag next to a digest was never verified, so
         # matching must be able to tell ``app:v1`` from ``app:v1@sha256:..``.
         rule = select_rule(self._policy, reference, options.namespace, digest=resolved.digest)
@@ -251,7 +291,9 @@ class Gate:
             try:
                 stored = self._evidence(reference, digests)
             except GateError as exc:
-                return self._could_not_decide(text, str(resolved.digest), "evidence", exc, options)
+                return self._could_not_decide(
+                    text, str(resolved.digest), "evidence", exc, options, rule=rule
+                )
             binding = Binding(
                 scans=binding.scans + stored.scans,
                 sboms=binding.sboms + stored.sboms,
@@ -263,8 +305,20 @@ class Gate:
             try:
                 found = query_sources(self._sources, reference, digests)
             except GateError as exc:
-                return self._could_not_decide(text, str(resolved.digest), "scan", exc, options)
+                return self._could_not_decide(
+                    text, str(resolved.digest), "scan", exc, options, rule=rule
+                )
             binding = replace(binding, scans=found.scans, notes=binding.notes + found.notes)
+        exceptions: tuple[CompiledException, ...] = ()
+        if self._exceptions is not None and rule is not None and rule.vulnerabilities is not None:
+            try:
+                exceptions = admissible(
+                    self._exceptions.current(), self._policy.exceptions_max_days
+                )
+            except GateError as exc:
+                return self._could_not_decide(
+                    text, str(resolved.digest), "exceptions", exc, options, rule=rule
+                )
         evidence = ImageEvidence(
             reference=reference,
             digest=resolved.digest,
@@ -276,14 +330,31 @@ class Gate:
             notes=binding.notes,
             vex=(*self._vex, *binding.vex),
             attestations=attestations,
+            exceptions=exceptions,
         )
-        return evaluate(self._policy, evidence, now), None
+        verdict = evaluate(self._policy, evidence, now)
+        if exceptions and self._exceptions is not None:
+            expired = expired_exception_ids(verdict)
+            if expired:
+                self._exceptions.noticed_expired(expired, now)
+        return verdict, None
+
+    def _excused(self, verdict: ImageVerdict) -> bool:
+        """True when what could not be decided was decided by its rule's ``onError``."""
+        rule = next((r for r in self._policy.rules if r.name == verdict.rule), None)
+        return (
+            rule is not None
+            and rule.on_error is not Decision.DENY
+            and verdict.decision is not Decision.DENY
+        )
 
     def check(self, images: Sequence[str], options: CheckOptions) -> Verdict:
         """Check every image at one instant; the run's decision is the worst image decision.
 
         Anything that could not be decided denies its image and is listed in
-        ``Verdict.errors``, which makes the run undecided whatever the mode.
+        ``Verdict.errors``, which makes the run undecided whatever the mode,
+        unless the image's rule says ``onError: allow`` (or ``warn``): then
+        that rule decided it, explicitly, and the cause is in its reason.
         """
         now = self._clock()
         verdicts: list[ImageVerdict] = []
@@ -291,5 +362,7 @@ class Gate:
         for text in images:
             verdict, error = self.check_image(text, options, now)
             verdicts.append(verdict)
+            if self._excused(verdict):
+                continue  # the rule's onError decided it, explicitly
             errors.extend([str(error)] if error is not None else _undecided(verdict))
         return Verdict.of(self._policy.name, tuple(verdicts), now.isoformat(), tuple(errors))

@@ -15,26 +15,40 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from gate import __version__
+from gate.api_client import ApiClient
 from gate.attestations.predicate_file import PredicateKind, read_predicate
 from gate.attestations.writer import attest_image
 from gate.check import CheckOptions, Gate
+from gate.clock import system_clock
 from gate.errors import GateError, InputError, PolicyValidationError
 from gate.evidence_view import render_text, show_evidence
+from gate.exception_source import StaticExceptions
 from gate.files import read_input_file
 from gate.oci.client import Platform, RegistryClient, RegistryOptions
 from gate.oci.reference import ImageReference
+from gate.policy.exceptions import load_exceptions_file
 from gate.policy.loader import load_policy
 from gate.policy.verdict import Decision, Verdict
+from gate.policy_diff import diff_with_server, diff_with_store
 from gate.policytest.cases import parse_instant
 from gate.policytest.render import PolicyTestFormat
 from gate.policytest.render import render as render_policy_tests
 from gate.policytest.render import summary as policy_test_summary
 from gate.policytest.run import run_policy_tests
-from gate.remote import VERDICT_FILTERS, evidence_push, record_check, verdicts_list
+from gate.remote import (
+    VERDICT_FILTERS,
+    evidence_push,
+    exceptions_add,
+    exceptions_list,
+    exceptions_revoke,
+    record_check,
+    verdicts_list,
+)
 from gate.report import ReportFormat, render
 from gate.sbom.load import load_sbom
 from gate.scanners._fields import parse_timestamp
@@ -115,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=Path,
         help="OpenVEX or CycloneDX VEX document (not_affected/fixed statements suppress findings)",
+    )
+    check.add_argument(
+        "--exceptions",
+        type=Path,
+        metavar="FILE",
+        help="YAML/JSON list of exceptions (as `gate exceptions add` takes them) for CI",
     )
     check.add_argument("--namespace", help="Kubernetes namespace the images would run in")
     check.add_argument("--platform", help="os/arch[/variant] to pick from an image index")
@@ -208,6 +228,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="report format (default text)",
     )
     policy_test.add_argument("--output", type=Path, help="write the report here, not stdout")
+    policy_diff = policy_commands.add_parser(
+        "diff",
+        help="preview which recorded images a policy change would decide differently "
+        "(exit 0 none, 1 some, 2 error)",
+    )
+    policy_diff.add_argument("old", type=Path, metavar="OLD", help="the policy in force")
+    policy_diff.add_argument("new", type=Path, metavar="NEW", help="the changed policy")
+    policy_diff.add_argument(
+        "--since", default="7d", help="window: a duration (7d, 12h) or an RFC 3339 time"
+    )
+    diff_source = policy_diff.add_mutually_exclusive_group(required=True)
+    diff_source.add_argument("--server", help="gate server URL (uses its verification cache)")
+    diff_source.add_argument(
+        "--db", help="verdict store URL (signature results as recorded; reads no registry)"
+    )
+    policy_diff.add_argument("--format", choices=["text", "json"], default="text")
+    policy_diff.add_argument(
+        "--all-images", action="store_true", help="JSON: list every image, not only the changes"
+    )
+    _add_server_options(policy_diff)
 
     keys = commands.add_parser("keys", help="key management")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -253,6 +293,44 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--cursor", help="continue after this cursor")
     listing.add_argument("--format", choices=["table", "json"], default="table")
     _add_server_options(listing)
+
+    exceptions = commands.add_parser(
+        "exceptions", help="time-boxed exceptions stored on a gate server"
+    )
+    exceptions_commands = exceptions.add_subparsers(dest="exceptions_command", required=True)
+    add = exceptions_commands.add_parser("add", help="create an exception")
+    add.add_argument("--server", required=True, metavar="URL", help="gate server URL")
+    add.add_argument("--finding", metavar="ID", help="vulnerability id (CVE, GHSA, ...)")
+    add.add_argument("--purl", metavar="PURL", help="package URL (no version: every version)")
+    add.add_argument(
+        "--image", action="append", default=[], metavar="GLOB", help="image glob (repeatable)"
+    )
+    add.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="namespace glob (repeatable)",
+    )
+    add.add_argument("--owner", required=True, help="who answers for the exception")
+    add.add_argument("--ticket", required=True, help="the ticket tracking the fix")
+    add.add_argument("--reason", required=True, help="why the finding is accepted")
+    add.add_argument(
+        "--expires", required=True, help="RFC 3339 time or YYYY-MM-DD (end of that day, UTC)"
+    )
+    _add_server_options(add)
+    listed = exceptions_commands.add_parser("list", help="list exceptions")
+    listed.add_argument("--server", required=True, metavar="URL", help="gate server URL")
+    listed.add_argument("--active", action="store_true", help="only active (not expired/revoked)")
+    listed.add_argument("--expiring", metavar="DURATION", help="active, expiring within (7d)")
+    listed.add_argument("--image", help="only exceptions whose scope allows this image")
+    listed.add_argument("--namespace", help="only exceptions whose scope allows this namespace")
+    listed.add_argument("--format", choices=["table", "json"], default="table")
+    _add_server_options(listed)
+    revoke = exceptions_commands.add_parser("revoke", help="revoke an exception (it is kept)")
+    revoke.add_argument("id", help="the exception id")
+    revoke.add_argument("--server", required=True, metavar="URL", help="gate server URL")
+    _add_server_options(revoke)
 
     evidence = commands.add_parser("evidence", help="store scan reports and SBOMs on a server")
     evidence_commands = evidence.add_subparsers(dest="evidence_command", required=True)
@@ -387,7 +465,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     sboms = [load_sbom(_read_file(p, "SBOM"), str(p)) for p in args.sbom]
     vex = [load_vex(_read_file(p, "VEX document"), str(p)) for p in args.vex]
     platform = Platform.parse(args.platform) if args.platform else None
-    gate = Gate(policy, _registry(args), scans=scans, sboms=sboms, vex=vex)
+    exceptions = (
+        StaticExceptions(load_exceptions_file(args.exceptions, now=datetime.now(UTC)))
+        if args.exceptions
+        else None
+    )
+    gate = Gate(policy, _registry(args), scans=scans, sboms=sboms, vex=vex, exceptions=exceptions)
     verdict = gate.check(args.images, CheckOptions(namespace=args.namespace, platform=platform))
     _emit(verdict, args)
     if args.record:
@@ -427,7 +510,36 @@ def _cmd_policy_validate(args: argparse.Namespace) -> int:
 def _cmd_policy(args: argparse.Namespace) -> int:
     if args.policy_command == "test":
         return _cmd_policy_test(args)
+    if args.policy_command == "diff":
+        return _cmd_policy_diff(args)
     return _cmd_policy_validate(args)
+
+
+def _cmd_policy_diff(args: argparse.Namespace) -> int:
+    """0 no recorded image would change decision, 1 some would, 2 the preview failed."""
+    if args.db is not None:
+        return diff_with_store(
+            args.old,
+            args.new,
+            since=args.since,
+            db_url=args.db,
+            now=system_clock(),
+            output_format=args.format,
+            all_images=args.all_images,
+            out=sys.stdout,
+        )
+    with ApiClient(
+        args.server, _token(args), ca_cert=args.api_ca_cert, timeout=args.api_timeout
+    ) as client:
+        return diff_with_server(
+            args.old,
+            args.new,
+            since=args.since,
+            client=client,
+            output_format=args.format,
+            all_images=args.all_images,
+            out=sys.stdout,
+        )
 
 
 def _cmd_policy_test(args: argparse.Namespace) -> int:
@@ -598,6 +710,38 @@ def _cmd_evidence_push(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_exceptions(args: argparse.Namespace) -> int:
+    common: dict[str, Any] = {"ca_cert": args.api_ca_cert, "timeout": args.api_timeout}
+    if args.exceptions_command == "add":
+        body: dict[str, Any] = {
+            "owner": args.owner,
+            "ticket": args.ticket,
+            "reason": args.reason,
+            "expires": args.expires,
+        }
+        if args.finding:
+            body["findingId"] = args.finding
+        if args.purl:
+            body["purl"] = args.purl
+        if not args.finding and not args.purl:
+            raise InputError("give --finding ID or --purl PURL (or both)")
+        if args.image:
+            body["images"] = args.image
+        if args.namespace:
+            body["namespaces"] = args.namespace
+        return exceptions_add(args.server, _token(args), body, sys.stdout, **common)
+    if args.exceptions_command == "list":
+        filters = {
+            "active": "true" if args.active else None,
+            "expiring": args.expiring,
+            "image": args.image,
+            "namespace": args.namespace,
+        }
+        chosen = {k: v for k, v in filters.items() if v is not None}
+        return exceptions_list(args.server, _token(args), chosen, args.format, sys.stdout, **common)
+    return exceptions_revoke(args.server, _token(args), args.id, sys.stdout, **common)
+
+
 _COMMANDS = {
     "check": _cmd_check,
     "verify": _cmd_verify,
@@ -608,6 +752,7 @@ _COMMANDS = {
     "keys": _cmd_keys_generate,  # its only sub-command
     "verdicts": _cmd_verdicts_list,  # its only sub-command
     "evidence": _cmd_evidence,
+    "exceptions": _cmd_exceptions,
 }
 
 

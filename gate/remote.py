@@ -26,7 +26,15 @@ from gate.sbom.load import load_sbom
 from gate.scanners.load import load_scan_report
 from gate.vex.load import load_vex
 
-__all__ = ["MAX_EVIDENCE_BYTES", "evidence_push", "record_check", "verdicts_list"]
+__all__ = [
+    "MAX_EVIDENCE_BYTES",
+    "evidence_push",
+    "exceptions_add",
+    "exceptions_list",
+    "exceptions_revoke",
+    "record_check",
+    "verdicts_list",
+]
 
 #: The server's default limit for one evidence document.
 MAX_EVIDENCE_BYTES = 64 * 1024 * 1024
@@ -202,3 +210,80 @@ def record_check(
     report["policyDigest"] = policy_digest
     with ApiClient(server, token, ca_cert=ca_cert, timeout=timeout) as client:
         return client.record_verdict(report)
+
+
+_EXCEPTION_COLUMNS = ("ID", "FINDING/PURL", "OWNER", "TICKET", "EXPIRES", "STATE")
+
+
+def exceptions_add(
+    server: str,
+    token: str,
+    exception: Mapping[str, Any],
+    out: TextIO,
+    *,
+    ca_cert: Path | None = None,
+    timeout: float = 10.0,
+) -> int:
+    """Create an exception on ``server`` and print the stored record as JSON; returns 0.
+
+    The server validates (a 400 becomes an ``InputError`` naming the field).
+    """
+    with ApiClient(server, token, ca_cert=ca_cert, timeout=timeout) as client:
+        record = client.add_exception(exception)
+    out.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def exceptions_list(
+    server: str,
+    token: str,
+    filters: Mapping[str, str],
+    output_format: Literal["table", "json"],
+    out: TextIO,
+    *,
+    ca_cert: Path | None = None,
+    timeout: float = 10.0,
+) -> int:
+    """Print the exceptions matching ``filters`` (the API's) as a table or JSON; returns 0."""
+    with ApiClient(server, token, ca_cert=ca_cert, timeout=timeout) as client:
+        items = client.list_exceptions(**dict(filters))
+    if output_format == "json":
+        out.write(json.dumps({"items": items}, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    rows = [_EXCEPTION_COLUMNS]
+    for item in items:
+        state = "revoked" if item.get("revoked") else "active"
+        rows.append(
+            (
+                _cell(item.get("id")),
+                _cell(" ".join(str(x) for x in (item.get("findingId"), item.get("purl")) if x)),
+                _cell(item.get("owner")),
+                _cell(item.get("ticket")),
+                _time_cell(item.get("expires")),
+                state,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_EXCEPTION_COLUMNS))]
+    out.write(
+        "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        )
+        + "\n"
+    )
+    return 0
+
+
+def exceptions_revoke(
+    server: str,
+    token: str,
+    exception_id: str,
+    out: TextIO,
+    *,
+    ca_cert: Path | None = None,
+    timeout: float = 10.0,
+) -> int:
+    """Revoke an exception (kept, marked revoked) and print the record as JSON; returns 0."""
+    with ApiClient(server, token, ca_cert=ca_cert, timeout=timeout) as client:
+        record = client.revoke_exception(exception_id)
+    out.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    return 0

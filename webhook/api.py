@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -98,8 +98,14 @@ def create_api_blueprint(
     clock: Clock = system_clock,
     max_evidence_bytes: int = DEFAULT_MAX_EVIDENCE_BYTES,
     max_report_bytes: int = DEFAULT_MAX_REPORT_BYTES,
+    preview: PolicyPreviewer | None = None,
+    on_evidence: Callable[[str], None] | None = None,
 ) -> Blueprint:
     """The ``/api/v1`` blueprint over ``store``, authenticating with ``tokens``.
+
+    ``preview`` serves ``POST /policy/preview`` (404 without it);
+    ``on_evidence`` is told the digest of every evidence document stored
+    (the webhook queues a re-check of the images running with it).
 
     ``clock`` stamps the receipt of evidence; the size limits bound the bodies
     of ``POST /evidence`` and ``POST /verdicts`` (413 beyond them), whatever
@@ -234,7 +240,23 @@ def create_api_blueprint(
                 pushed_by=principal.name,
             )
         )
+        if on_evidence is not None:
+            on_evidence(str(digest))
         return jsonify({"id": evidence_id, "digest": str(digest), "kind": kind.value}), 201
+
+    @api.post("/policy/preview")
+    # Write scope: a posted policy names key files that the server then opens.
+    @require(Scope.WRITE)
+    def preview_policy() -> Response:
+        if preview is None:
+            raise _ApiError(404, "policy preview is not served here")
+        body = _read_body(MAX_PREVIEW_BYTES)
+        policy_text, old_text, since, all_images = _preview_request(
+            body, request.mimetype, request.args
+        )
+        return jsonify(
+            preview(policy_text, old_policy_text=old_text, since=since, all_images=all_images)
+        )
 
     @api.errorhandler(_ApiError)
     def api_error(exc: _ApiError) -> Response:
@@ -296,6 +318,74 @@ def _read_body(limit: int) -> bytes:
     return data
 
 
+# -- POST /policy/preview --------------------------------------------------------------------
+
+
+class PolicyPreviewer(Protocol):
+    """Makes the impact preview document of a policy change (``webhook.preview_service``)."""
+
+    def __call__(
+        self,
+        policy_text: str,
+        *,
+        old_policy_text: str | None = None,
+        since: str | None = None,
+        all_images: bool = False,
+    ) -> dict[str, Any]:
+        """The preview of ``policy_text`` against ``old_policy_text`` (default: the running one)."""
+        ...
+
+
+#: Two policies of at most 1 MiB each, in JSON strings.
+MAX_PREVIEW_BYTES = 4 * 1024 * 1024
+_PREVIEW_FIELDS = frozenset({"policy", "oldPolicy", "since", "allImages"})
+
+
+def _preview_request(
+    body: bytes, mimetype: str, args: Mapping[str, str]
+) -> tuple[str, str | None, str | None, bool]:
+    """(new policy, old policy or None, since or None, all images) of a preview request.
+
+    A JSON object ``{"policy", "oldPolicy"?, "since"?, "allImages"?}``, or the
+    new policy's YAML itself as the body with ``?since=`` in the query.
+    """
+    if mimetype == "application/json":
+        _reject_unknown(args, frozenset())
+        try:
+            document = json.loads(body, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            raise _bad("body", f"not JSON: {_json_reason(exc)}") from exc
+        if not isinstance(document, dict):
+            raise _bad("body", "expected an object with policy, oldPolicy, since, allImages")
+        for key in document:
+            if key not in _PREVIEW_FIELDS:
+                raise _bad(f"body.{str(key)[:40]}", "unknown field")
+        policy = _field(document, "policy", str, "body")
+        old = document.get("oldPolicy")
+        if old is not None and not isinstance(old, str):
+            raise _bad("body.oldPolicy", "must be a string")
+        since = document.get("since")
+        if since is not None:
+            if not isinstance(since, str):
+                raise _bad("body.since", "must be a string")
+            _check_text("body.since", since, 64)
+        all_images = document.get("allImages", False)
+        if not isinstance(all_images, bool):
+            raise _bad("body.allImages", "must be a boolean")
+        return policy, old, since, all_images
+    _reject_unknown(args, frozenset({"since"}))
+    query_since = _single(args, "since")
+    if query_since is not None:
+        _check_text("since", query_since, 64)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad("body", "the policy is not UTF-8") from None
+    if not text.strip():
+        raise _bad("body", "empty: send the new policy YAML or a JSON object")
+    return text, None, query_since, False
+
+
 # -- GET /verdicts ---------------------------------------------------------------------------
 
 
@@ -323,7 +413,9 @@ def _parse_list_parameters(args: Mapping[str, str]) -> tuple[VerdictQuery, int, 
         try:
             source = VerdictSource(source_text)
         except ValueError:
-            raise _bad("source", f"must be admission or ci; got {source_text[:40]!r}") from None
+            raise _bad(
+                "source", f"must be admission, ci or recheck; got {source_text[:40]!r}"
+            ) from None
     since = _time_parameter(args, "since")
     until = _time_parameter(args, "until")
     if since is not None and until is not None and since > until:

@@ -22,16 +22,22 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from gate.clock import Clock, system_clock
 from gate.errors import BackendError, GateError
 from gate.oci.client import RegistryClient
+from gate.store.exceptions import ExceptionStore
 from gate.store.model import VerdictQuery, VerdictStats, VerdictStore
+from webhook.alerts import AlertSender
 from webhook.api import create_api_blueprint
 from webhook.checker import AdmissionChecker
+from webhook.exceptions_api import create_exceptions_blueprint
 from webhook.metrics import CONTENT_TYPE_LATEST, Metrics
 from webhook.policy_holder import PolicyHolder
+from webhook.preview_service import PreviewService
+from webhook.recheck import Rechecker
 from webhook.recorder import VerdictRecorder
 from webhook.settings import Settings
 from webhook.shared_cache import RedisBackend, SharedCache
 from webhook.spool import VerdictSpool
 from webhook.stats_api import create_stats_blueprint
+from webhook.stored_exceptions import DEFAULT_EXCEPTIONS_TTL, StoredExceptions
 from webhook.tokens import TokenSet, load_tokens
 from webhook.ui_routes import create_ui_blueprint
 from webhook.validate import PATH as VALIDATE_PATH
@@ -53,10 +59,16 @@ class WebhookState:
     metrics: Metrics
     owns_store: bool
     owns_registry: bool
+    rechecker: Rechecker | None = None
+    alerts: AlertSender | None = None
 
     def close(self) -> None:
         """Stop the threads, write queued verdicts and release connections."""
         self.holder.stop()
+        if self.rechecker is not None:
+            self.rechecker.close()
+        if self.alerts is not None:
+            self.alerts.close()
         self.checker.close()
         self.recorder.close()
         if self.owns_store:
@@ -79,13 +91,15 @@ def create_app(
     registry: RegistryClient | None = None,
     tokens: TokenSet | None = None,
     clock: Clock = system_clock,
+    exceptions_ttl: float = DEFAULT_EXCEPTIONS_TTL,
 ) -> Flask:
     """The webhook application for ``settings`` (default: ``Settings.from_env(os.environ)``).
 
     ``store``, ``registry`` and ``tokens`` replace what ``settings`` would
     build (tests inject a failing store or a shared registry client). Raises
     ``GateError`` when the policy does not load or the store cannot be
-    opened: a webhook must not start on a guess.
+    opened: a webhook must not start on a guess. ``exceptions_ttl`` is how
+    long the set of stored exceptions is cached (``webhook.stored_exceptions``).
     """
     if settings is None:
         settings = Settings.from_env(os.environ)
@@ -113,6 +127,11 @@ def create_app(
             backend.label,
             " (values signed with an HMAC key)" if settings.redis_hmac_key else "",
         )
+    stored_exceptions = (
+        StoredExceptions(store, clock=clock, ttl=exceptions_ttl)
+        if isinstance(store, ExceptionStore)
+        else None
+    )
     checker = AdmissionChecker(
         holder,
         registry,
@@ -125,6 +144,7 @@ def create_app(
         threads=settings.check_threads,
         clock=clock,
         shared_cache=shared_cache,
+        exceptions=stored_exceptions,
     )
     spool = None
     if settings.spool_dir is not None:
@@ -135,6 +155,28 @@ def create_app(
                 f"verdict spool {settings.spool_dir}: cannot use the directory: {exc.strerror}"
             ) from None
     recorder = VerdictRecorder(store, metrics, capacity=settings.store_queue_size, spool=spool)
+    alerts = AlertSender(
+        metrics, webhook_url=settings.alert_webhook_url, slack_url=settings.alert_slack_url
+    )
+    rechecker = Rechecker(
+        holder,
+        store,
+        metrics,
+        alerts,
+        evidence=checker.stored_evidence,
+        lookup=checker.cached_signature,
+        interval=settings.recheck_interval,
+        window=settings.recheck_window,
+        clock=clock,
+        submit=recorder.submit,
+    )
+    previewer = PreviewService(
+        holder,
+        store,
+        evidence=checker.stored_evidence,
+        lookup=checker.cached_signature,
+        clock=clock,
+    )
     state = WebhookState(
         settings=settings,
         holder=holder,
@@ -145,13 +187,29 @@ def create_app(
         metrics=metrics,
         owns_store=owns_store,
         owns_registry=owns_registry,
+        rechecker=rechecker,
+        alerts=alerts,
     )
     app = Flask("webhook")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["gate"] = state
-    app.register_blueprint(create_api_blueprint(store, tokens, clock=clock))
+    app.register_blueprint(
+        create_api_blueprint(
+            store, tokens, clock=clock, preview=previewer, on_evidence=rechecker.evidence_arrived
+        )
+    )
     if isinstance(store, VerdictStats):  # an injected store may not aggregate
         app.register_blueprint(create_stats_blueprint(store, tokens, clock=clock))
+    if stored_exceptions is not None and isinstance(store, ExceptionStore):
+        app.register_blueprint(
+            create_exceptions_blueprint(
+                store,
+                tokens,
+                max_days=lambda: holder.policy.exceptions_max_days,
+                clock=clock,
+                on_change=stored_exceptions.invalidate,
+            )
+        )
     app.register_blueprint(create_ui_blueprint())
     endpoint = AdmissionEndpoint(
         holder,
@@ -165,6 +223,7 @@ def create_app(
     # Flask's documented way to wrap the app in WSGI middleware.
     app.wsgi_app = endpoint.wsgi(app.wsgi_app)  # type: ignore[method-assign,assignment]
     holder.ensure_watching()
+    rechecker.start()
     return app
 
 

@@ -68,6 +68,7 @@ from gate.evidence_sources.source import (
     build_source,
 )
 from gate.evidence_sources.spec import EvidenceSourceSpec
+from gate.exception_source import ExceptionSource
 from gate.oci.client import Platform, RegistryClient
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
@@ -629,8 +630,10 @@ class AdmissionChecker:
         threads: int,
         clock: Clock = system_clock,
         shared_cache: SharedCache | None = None,
+        exceptions: ExceptionSource | None = None,
     ) -> None:
         self._holder = holder
+        self._exceptions = exceptions  # stored exceptions, cached by their source
         # Owned: closed with the checker. Unused when nothing is cached (cache_ttl 0).
         self._shared = shared_cache if cache_ttl > 0 else None
         self._shared_owned = shared_cache
@@ -705,6 +708,46 @@ class AdmissionChecker:
         """The cache shared with the other replicas (Redis), if one is configured."""
         return self._shared
 
+    @property
+    def stored_evidence(self) -> StoreEvidence:
+        """The reader of evidence stored for a digest (re-checks and previews use it too)."""
+        return self._evidence
+
+    def cached_signature(
+        self, image: ResolvedImage, authority: TrustAuthority
+    ) -> AuthorityResult | None:
+        """``authority``'s result for ``image`` from this process's verification cache, or None.
+
+        Looked up under the policy in force (its digest is part of the key) and
+        the authority's trust material, so a hit was verified against the same
+        keys; every kind of the authority must be cached. No I/O.
+        """
+        policy_digest = str(self._holder.policy.digest)
+        results: list[AuthorityResult] = []
+        for kind in authority.kinds:
+            key: _VerificationKey = (
+                kind,
+                image.reference.name,
+                str(image.digest),
+                authority.name,
+                _trust_material(kind, authority, image),
+                policy_digest,
+            )
+            found = self._signatures.get(key)
+            if found is None:
+                return None
+            results.append(found)
+        if not results:
+            return None
+        errors = [r.error for r in results if r.error]
+        return AuthorityResult(
+            authority=authority.name,
+            signatures=tuple(s for r in results for s in r.signatures),
+            rejections=tuple(x for r in results for x in r.rejections),
+            notes=(*(x for r in results for x in r.notes), "signature result from the cache"),
+            error="; ".join(errors) if errors else None,
+        )
+
     def _executor(self) -> ThreadPoolExecutor:
         # Made on first use: a pool made before gunicorn forks has no threads in the worker.
         with self._pool_lock:
@@ -726,6 +769,7 @@ class AdmissionChecker:
             evidence=self._evidence,
             sources=self._sources_of(policy),
             attestations=self._attestation_reader(str(policy.digest), None),
+            exceptions=self._exceptions,
         )
 
     def _sources_of(self, policy: Policy) -> tuple[ScanSource, ...]:

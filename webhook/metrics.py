@@ -142,11 +142,42 @@ class Metrics:
             "Verdicts kept on local disk while the store was unavailable, not yet recorded.",
             registry=r,
         )
+        self.rechecks = Counter(
+            "gate_rechecks",
+            "Images re-evaluated after new evidence or on the schedule, by decision.",
+            ["decision"],
+            registry=r,
+        )
+        self.recheck_failures = Counter(
+            "gate_recheck_failures",
+            "Running (admitted) images that a re-check now denies.",
+            registry=r,
+        )
+        self.recheck_errors = Counter(
+            "gate_recheck_errors",
+            "Re-check runs that could not complete (e.g. the store was unreachable).",
+            registry=r,
+        )
+        self.alerts_sent = Counter(
+            "gate_alerts_sent",
+            "Re-check alerts delivered, by receiver (webhook, slack).",
+            ["receiver"],
+            registry=r,
+        )
+        self.alert_failures = Counter(
+            "gate_alert_failures",
+            "Re-check alerts that could not be delivered after retries, by receiver.",
+            ["receiver"],
+            registry=r,
+        )
 
         self.admission = LabelCache(self.admissions)
         self.image_decision = LabelCache(self.image_decisions)
         self.cache_hit = LabelCache(self.cache_hits)
         self.cache_miss = LabelCache(self.cache_misses)
+        self.recheck = LabelCache(self.rechecks)
+        self.alert_sent = LabelCache(self.alerts_sent)
+        self.alert_failure = LabelCache(self.alert_failures)
 
     def render(self) -> bytes:
         """The text exposition format of every metric."""

@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from gate import __version__
+from webhook.openapi_exceptions import exception_paths, exception_schemas
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _UNAUTHORIZED = {"$ref": "#/components/responses/Unauthorized"}
@@ -42,7 +43,9 @@ _LIST_PARAMETERS = [
     _query("namespace", "Kubernetes namespace.", {"type": "string"}),
     _query("decision", "Decision.", {"type": "string", "enum": ["allow", "warn", "deny"]}),
     _query(
-        "source", "Where the verdict was made.", {"type": "string", "enum": ["admission", "ci"]}
+        "source",
+        "Where the verdict was made.",
+        {"type": "string", "enum": ["admission", "ci", "recheck"]},
     ),
     _query("since", "RFC 3339 time with offset, inclusive.", _TIME_SCHEMA),
     _query("until", "RFC 3339 time with offset, exclusive.", _TIME_SCHEMA),
@@ -76,7 +79,7 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "time": _TIME_SCHEMA,
-            "source": {"type": "string", "enum": ["admission", "ci"]},
+            "source": {"type": "string", "enum": ["admission", "ci", "recheck"]},
             "reference": {"type": "string"},
             "digest": {"type": ["string", "null"]},
             "decision": {"type": "string", "enum": ["allow", "warn", "deny"]},
@@ -378,6 +381,61 @@ def _paths(prefix: str) -> dict[str, Any]:
                 },
             }
         },
+        f"{prefix}/policy/preview": {
+            "post": {
+                "operationId": "previewPolicy",
+                "summary": "Which recorded images a policy change would decide differently.",
+                "description": "Every distinct image (digest, reference, namespace, workload) "
+                "with a verdict in the window is evaluated from its stored evidence under the "
+                "old policy (default: the one the server runs) and the new one. Signature "
+                "results come from the verification cache, else from the recorded verdict "
+                "(`signatures` per image says which); no registry is read. Key files named by "
+                "a posted policy are read relative to the server's policy directory, so the "
+                "preview needs the write scope.",
+                "security": write,
+                "parameters": [
+                    _query(
+                        "since",
+                        "With a YAML body: a duration (`7d`, `12h`) or RFC 3339 time.",
+                        {"type": "string", "default": "7d"},
+                    )
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["policy"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "policy": {"type": "string", "description": "New policy YAML."},
+                                    "oldPolicy": {
+                                        "type": "string",
+                                        "description": "Old policy YAML (default: the server's).",
+                                    },
+                                    "since": {"type": "string", "default": "7d"},
+                                    "allImages": {"type": "boolean", "default": False},
+                                },
+                            }
+                        },
+                        "application/yaml": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "The preview: counts, and each change with old and new "
+                        "rule, decision and reason.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "400": _ERROR,
+                    "401": _UNAUTHORIZED,
+                    "403": _FORBIDDEN,
+                    "413": _TOO_LARGE,
+                    "503": _UNAVAILABLE,
+                },
+            }
+        },
         f"{prefix}/stats/decisions": {
             "get": {
                 "operationId": "countDecisions",
@@ -562,9 +620,9 @@ def build_openapi(prefix: str = "/api/v1") -> dict[str, Any]:
                 "scan reports and SBOMs it uses. Bearer tokens with scopes `read` and `write`.",
                 "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
             },
-            "paths": _paths(prefix),
+            "paths": {**_paths(prefix), **exception_paths(prefix)},
             "components": {
-                "schemas": _SCHEMAS,
+                "schemas": {**_SCHEMAS, **exception_schemas()},
                 "responses": _RESPONSES,
                 "securitySchemes": {
                     "bearer": {

@@ -17,6 +17,7 @@ from pathlib import Path
 from gate.errors import InputError
 from gate.oci.allowlist import HostPolicy
 from gate.oci.client import RegistryOptions
+from webhook.alerts import check_alert_url
 from webhook.shared_cache import DEFAULT_TIMEOUT as DEFAULT_REDIS_TIMEOUT
 from webhook.shared_cache import MIN_HMAC_KEY_BYTES, check_redis_url, load_hmac_key
 
@@ -122,6 +123,13 @@ class Settings:
     redis_timeout: float = DEFAULT_REDIS_TIMEOUT
     #: The key that signs shared values (from ``GATE_REDIS_HMAC_KEY_FILE``).
     redis_hmac_key: bytes | None = field(default=None, repr=False)
+    #: ``GATE_RECHECK_INTERVAL``: seconds between scheduled re-checks (0 = off).
+    recheck_interval: float = 3600.0
+    #: ``GATE_RECHECK_WINDOW``: how far back an admission makes an image "running".
+    recheck_window: float = 86400.0
+    #: ``GATE_ALERT_WEBHOOK_URL`` / ``GATE_ALERT_SLACK_URL``: where re-check alerts go.
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    alert_slack_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not _finite_positive(self.admission_deadline) or self.admission_deadline > MAX_DEADLINE:
@@ -169,6 +177,18 @@ class Settings:
                 f"answers slower than that is worse than none), not {self.redis_timeout!r}",
                 source="GATE_REDIS_TIMEOUT",
             )
+        if not (_finite_positive(self.recheck_interval) or self.recheck_interval == 0):
+            raise InputError(
+                "must be 0 (off) or a positive number of seconds", source="GATE_RECHECK_INTERVAL"
+            )
+        if not _finite_positive(self.recheck_window):
+            raise InputError("must be a positive number of seconds", source="GATE_RECHECK_WINDOW")
+        for source, url in (
+            ("GATE_ALERT_WEBHOOK_URL", self.alert_webhook_url),
+            ("GATE_ALERT_SLACK_URL", self.alert_slack_url),
+        ):
+            if url is not None:
+                check_alert_url(url, source)
         if self.redis_hmac_key is not None:
             if self.redis_url is None:
                 raise InputError("is set without GATE_REDIS_URL", source="GATE_REDIS_HMAC_KEY_FILE")
@@ -260,4 +280,8 @@ class Settings:
             redis_url=redis_url,
             redis_timeout=number("GATE_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT),
             redis_hmac_key=load_hmac_key(key_file) if key_file else None,
+            recheck_interval=number("GATE_RECHECK_INTERVAL", 3600.0),
+            recheck_window=number("GATE_RECHECK_WINDOW", 86400.0),
+            alert_webhook_url=(environ.get("GATE_ALERT_WEBHOOK_URL") or "").strip() or None,
+            alert_slack_url=(environ.get("GATE_ALERT_SLACK_URL") or "").strip() or None,
         )

@@ -48,7 +48,9 @@ def normalise_registry(host: str) -> str:
     """The one spelling of registry ``host[:port]``, the same wherever a registry is named.
 
     Lowercase, no ``:443``, no leading zeros in the port, IPv6 literals
-    compressed, Docker Hub aliases folded into ``docker.io``. References, auth
+    compressed, Docker Hub aliases folded into ``docker.io``. A one-label host
+    keeps its ``:443``: ``registry:443/app`` without it would read as the
+    Docker Hub repository ``registry/app``. References, auth
     file keys and insecure-registry entries all go through this, so that they
     agree. Text that is not ``host[:port]`` comes back lowercased, unchanged
     otherwise (validation is the caller's business).
@@ -61,9 +63,14 @@ def normalise_registry(host: str) -> str:
     if name.startswith("["):
         with contextlib.suppress(ValueError):  # not an address: left as written
             name = f"[{ipaddress.IPv6Address(name[1:-1]).compressed}]"
-    if port is not None and int(port) != _HTTPS_PORT:
+    if port is not None and (int(port) != _HTTPS_PORT or not _names_a_host(name)):
         name = f"{name}:{int(port)}"
     return DEFAULT_REGISTRY if name in DOCKER_HUB_ALIASES else name
+
+
+def _names_a_host(name: str) -> bool:
+    """True when ``name`` (lowercase, no port) reads as a registry host in a reference."""
+    return "." in name or name == "localhost" or name.startswith("[")
 
 
 def _valid_registry(registry: str) -> bool:

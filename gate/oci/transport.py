@@ -17,18 +17,25 @@ connect and header waits and is enforced while the body streams in, by a
 watchdog that shuts the socket down when it passes. A server that drips its
 status line and headers is bounded by ``timeout`` per read only (requests
 offers no hook before the headers are in).
+
+A ``429 Too Many Requests`` (or a ``503``) with ``Retry-After`` is sent
+again after the wait asked, at most ``MAX_RETRY_AFTER`` times, when the
+wait fits in what is left of that request's deadline; a 429 whose wait does
+not fit (or that gives none) fails at once with a line naming the registry,
+the status and the ``Retry-After``. No wait ever runs past the deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import ipaddress
 import os
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +62,14 @@ _CHUNK = 64 * 1024
 _HTTPS_PORT = 443
 #: Without an explicit deadline a request may take this many times the per-read timeout.
 DEADLINE_FACTOR = 3
+_TOO_MANY_REQUESTS = 429
+_UNAVAILABLE = 503
+#: Times one request is sent again after a ``Retry-After`` that fits in its deadline.
+MAX_RETRY_AFTER = 2
+#: Seconds of the deadline a retry must still have after its wait, or it is not tried.
+RETRY_RESERVE = 0.5
+#: A ``Retry-After`` beyond this is read as this (no deadline is that long anyway).
+_MAX_RETRY_AFTER_SECONDS = 86400.0
 
 
 @dataclass(frozen=True)
@@ -316,6 +331,8 @@ class Transport:
         (remembered per host). 2xx bodies beyond ``max_body`` raise
         ``BodyTooLargeError``; other bodies are truncated to 64 KiB (they only feed
         error messages). Past the total deadline, ``DeadlineExceededError``.
+        A 429/503 with a ``Retry-After`` that fits in the deadline is retried
+        (see the module docstring); a 429 that cannot be is a ``BackendError``.
         """
         if kind == "registry":
             self._hosts.check_registry(host)
@@ -336,6 +353,24 @@ class Transport:
                 probe=probe,
             )
 
+        response = self._first_answer(host, target, plain_ok, send)
+        for _ in range(MAX_RETRY_AFTER):
+            if not self._wait_to_retry(response, deadline, f"{label} {host}: {method} {target}"):
+                break
+            # The scheme is known now (remembered at the first answer).
+            response = self._first_answer(host, target, plain_ok, send)
+        if response.status == _TOO_MANY_REQUESTS:
+            raise _throttled(response, deadline, f"{label} {host}: {method} {target}", retried=True)
+        return response
+
+    def _first_answer(
+        self,
+        host: str,
+        target: str,
+        plain_ok: bool,
+        send: Callable[..., HttpResponse],
+    ) -> HttpResponse:
+        """One exchange with ``host``: over its known scheme, else HTTPS then maybe HTTP."""
         scheme = self._schemes.get(host)
         if scheme is not None:
             return send(f"{scheme}://{host}{target}")
@@ -390,17 +425,47 @@ class Transport:
                 f"{label} {parts.netloc}: refusing plain HTTP named by registry {origin_host}, "
                 "which is not allowed plain HTTP itself"
             )
-        return self._send(
-            method,
-            url,
-            headers=headers,
-            body=body,
-            max_body=max_body,
-            kind=kind,
-            label=label,
-            deadline=_Deadline(self._deadline),
-            plain_ok=plain_ok,
-        )
+        deadline = _Deadline(self._deadline)
+        where = f"{label} {parts.netloc}: {method} {parts.path}"
+        for attempt in range(MAX_RETRY_AFTER + 1):
+            response = self._send(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                max_body=max_body,
+                kind=kind,
+                label=label,
+                deadline=deadline,
+                plain_ok=plain_ok,
+            )
+            if attempt == MAX_RETRY_AFTER or not self._wait_to_retry(response, deadline, where):
+                break
+        if response.status == _TOO_MANY_REQUESTS:
+            raise _throttled(response, deadline, where, retried=True)
+        return response
+
+    @staticmethod
+    def _wait_to_retry(response: HttpResponse, deadline: _Deadline, where: str) -> bool:
+        """Sleep out a 429's (or a 503's) ``Retry-After`` when it fits in the deadline.
+
+        True when the caller should send again. A 429 without a usable
+        ``Retry-After``, or asking for longer than the deadline leaves, fails
+        at once: sleeping past the deadline would only turn a clear "throttled"
+        into a vague timeout. A 503 without the header is an ordinary error.
+        """
+        if response.status not in (_TOO_MANY_REQUESTS, _UNAVAILABLE):
+            return False
+        header = response.headers.get("Retry-After")
+        seconds = parse_retry_after(header, time.time())
+        if seconds is None:
+            if response.status == _TOO_MANY_REQUESTS:
+                raise _throttled(response, deadline, where)
+            return False
+        if seconds + RETRY_RESERVE > deadline.remaining():
+            raise _throttled(response, deadline, where)
+        time.sleep(seconds)
+        return True
 
     def _remember(self, host: str, scheme: str) -> None:
         with self._lock:
@@ -535,6 +600,48 @@ class Transport:
                     url=current,
                 )
         raise BackendError(f"{label} {origin.netloc}: {method} {origin.path}: too many redirects")
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delay-seconds or HTTP-date), else None.
+
+    ``now`` is the wall clock (``time.time()``) an HTTP-date is measured from;
+    a date in the past means "now" (0). Anything else is None: unusable.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(min(int(text), _MAX_RETRY_AFTER_SECONDS))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None  # HTTP-dates are always GMT; one without a zone is not one
+    return max(0.0, min(when.timestamp() - now, _MAX_RETRY_AFTER_SECONDS))
+
+
+def _throttled(
+    response: HttpResponse, deadline: _Deadline, where: str, *, retried: bool = False
+) -> BackendError:
+    """The one-line error for a throttled request that is not (or no longer) retried."""
+    where = where.split("?", 1)[0]
+    status = f"{response.status} {response.reason or 'Too Many Requests'}".strip()
+    header = response.headers.get("Retry-After")
+    if retried:
+        why = f"still throttled after {MAX_RETRY_AFTER} retries"
+    elif header is None:
+        why = "no Retry-After given"
+    elif parse_retry_after(header, time.time()) is None:
+        why = f"unusable Retry-After {header.strip()[:60]!r}"
+    else:
+        left = max(deadline.remaining(), 0.0)
+        why = (
+            f"Retry-After {header.strip()[:60]} does not fit in the {left:.1f}s left "
+            f"of the {deadline.seconds:g}s deadline"
+        )
+    return BackendError(f"{where}: {status}, {why}")
 
 
 class _ConnectFailedError(BackendError):

@@ -4,7 +4,9 @@ Order: select the first matching rule (or fall back to ``defaultAction``);
 a rule with ``action`` decides at once; otherwise the checks run
 (signatures, vulnerabilities, scan, sbom, and attestations when the rule
 has that section), FAIL or ERROR anywhere denies, WARN warns, anything
-else allows. Finally the mode (the rule's, else the policy's) is applied:
+else allows; when the only trouble is checks that could not run (ERROR,
+no FAIL), the rule's ``onError`` decides instead of the deny. Finally the
+mode (the rule's, else the policy's) is applied:
 ``warn`` turns a deny into a warning, ``audit`` allows everything and
 records what would have happened.
 """
@@ -29,7 +31,15 @@ from gate.policy.vulnerability_check import check_scan, check_vulnerabilities
 
 # select_rule and required_authorities live in gate.policy.select; they are
 # re-exported so the three calls of the evaluation API come from one module.
-__all__ = ["apply_mode", "decide", "evaluate", "required_authorities", "run_checks", "select_rule"]
+__all__ = [
+    "apply_mode",
+    "decide",
+    "evaluate",
+    "on_error_reason",
+    "required_authorities",
+    "run_checks",
+    "select_rule",
+]
 
 _VERBS = {Decision.ALLOW: "allows", Decision.WARN: "warns", Decision.DENY: "denies"}
 
@@ -107,6 +117,12 @@ def evaluate(policy: Policy, evidence: ImageEvidence, now: datetime) -> ImageVer
         checks = run_checks(rule, evidence, now)
         decision = decide(checks)
         reason = _checks_reason(rule, decision, checks)
+        errors = [c for c in checks if c.outcome is Outcome.ERROR]
+        failed = any(c.outcome is Outcome.FAIL for c in checks)
+        if errors and not failed and rule.on_error is not Decision.DENY:
+            # Only what could not run is covered: a check that ran and failed still denies.
+            cause = "; ".join(f"{c.check}: {c.reason}" for c in errors)
+            decision, reason = rule.on_error, on_error_reason(rule, cause)
         mode = rule.mode or policy.mode
     decision, reason = apply_mode(mode, decision, reason)
     return ImageVerdict(
@@ -120,6 +136,11 @@ def evaluate(policy: Policy, evidence: ImageEvidence, now: datetime) -> ImageVer
         namespace=evidence.namespace,
         notes=evidence.notes if rule is not None and rule.action is None else (),
     )
+
+
+def on_error_reason(rule: Rule, cause: str) -> str:
+    """The reason of a verdict that ``rule``'s ``onError`` decided instead of a deny."""
+    return f"could not decide ({cause}); rule '{rule.name}' says onError: {rule.on_error.value}"
 
 
 def apply_mode(mode: Mode, decision: Decision, reason: str) -> tuple[Decision, str]:

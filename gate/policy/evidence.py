@@ -13,6 +13,7 @@ from types import MappingProxyType
 from gate.attestations.evidence import AttestationResult
 from gate.oci.digest import Digest
 from gate.oci.reference import ImageReference
+from gate.policy.exceptions import CompiledException
 from gate.sbom.component import Sbom
 from gate.scanners.finding import ScanReport
 from gate.signatures.evidence import AuthorityResult
@@ -45,6 +46,8 @@ class ImageEvidence:
     attestations: Mapping[str, AttestationResult] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    #: Stored exceptions (``gate.policy.exceptions``): active and recently expired ones.
+    exceptions: tuple[CompiledException, ...] = ()
 
     @property
     def signable_digests(self) -> frozenset[Digest]:

@@ -161,6 +161,9 @@ class Rule:
     sbom: SbomPolicy | None = None
     #: Signed attestations the image must carry (the "attestations" check).
     attestations: tuple[AttestationRequirement, ...] | None = None
+    #: ``onError``: the decision when this rule's checks could not be decided
+    #: (registry, notary or store unreachable). Deny unless the policy says otherwise.
+    on_error: Decision = Decision.DENY
 
 
 @dataclass(frozen=True)
@@ -182,3 +185,5 @@ class Policy:
     vex: tuple[VexDocument, ...] = ()
     #: Servers asked for a scan report by digest when none was given or stored, in order.
     evidence_sources: tuple[EvidenceSourceSpec, ...] = ()
+    #: ``spec.exceptions.maxDays``: the longest a stored exception may last (0: none allowed).
+    exceptions_max_days: int = 90

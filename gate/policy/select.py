@@ -56,6 +56,24 @@ def select_rule(
     return None
 
 
+def rule_before_resolution(
+    policy: Policy, reference: ImageReference, namespace: str | None
+) -> Rule | None:
+    """The rule that would select ``reference`` whatever digest it resolves to, or None.
+
+    For an image that could not be resolved (so its ``onError`` can apply):
+    the first rule that selects the reference as written. None, failing
+    closed, when an earlier rule has an image glob naming a digest (``@``):
+    that rule might have selected the image had its digest been known.
+    """
+    for rule in policy.rules:
+        if matches(rule.match, reference, namespace, None):
+            return rule
+        if any("@" in glob.pattern for glob in rule.match.images):
+            return None
+    return None
+
+
 def required_authorities(rule: Rule) -> tuple[TrustAuthority, ...]:
     """The trust authorities whose signatures the caller must verify for ``rule``.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -31,6 +31,7 @@ from gate.oci.digest import Digest
 from gate.oci.transport import is_loopback
 from gate.policy.diagnostics import Diagnostics
 from gate.policy.duration import parse_duration
+from gate.policy.exceptions import DEFAULT_MAX_DAYS
 from gate.policy.glob import GlobError, ImageGlob, NamespaceGlob
 from gate.policy.licenses import is_license_id
 from gate.policy.model import (
@@ -211,6 +212,10 @@ class _Builder:
         sources = build_evidence_sources(
             spec.get("evidenceSources"), sources_path, self.diag, self.base_dir
         )
+        exceptions_spec = spec.get("exceptions")
+        max_days = DEFAULT_MAX_DAYS
+        if isinstance(exceptions_spec, Mapping) and isinstance(exceptions_spec.get("maxDays"), int):
+            max_days = exceptions_spec["maxDays"]  # range checked by the schema
         if not isinstance(name, str):
             return None  # the schema reported it; build_policy guards the rest
         return Policy(
@@ -223,6 +228,7 @@ class _Builder:
             digest=digest,
             vex=tuple(vex),
             evidence_sources=sources,
+            exceptions_max_days=max_days,
         )
 
     def vex_document(self, entry: str, path: FieldPath) -> VexDocument | None:
@@ -643,6 +649,7 @@ class _Builder:
             match=match,
             action=_decision(raw.get("action")),
             mode=_mode(raw.get("mode")),
+            on_error=_decision(raw.get("onError")) or Decision.DENY,
             signatures=signatures,
             vulnerabilities=vulnerabilities,
             scan=scan,

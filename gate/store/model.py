@@ -20,6 +20,8 @@ class VerdictSource(enum.StrEnum):
 
     ADMISSION = "admission"
     CI = "ci"
+    #: Re-evaluated by the webhook after new evidence or on its schedule (``webhook.recheck``).
+    RECHECK = "recheck"
 
 
 @dataclass(frozen=True)

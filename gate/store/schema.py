@@ -147,6 +147,44 @@ verdict_findings = Table(
 )
 
 
+# Exceptions as data (``gate.policy.exceptions``): one row per exception, revoked ones
+# kept; every create, revoke and first-noticed expiry in ``exception_audit`` with the
+# whole record as JSON, so the log alone tells the story (version 3).
+exceptions = Table(
+    "exceptions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("finding_id", Text, nullable=True),
+    Column("purl", Text, nullable=True),
+    Column("images", Text, nullable=False),  # JSON list of globs
+    Column("namespaces", Text, nullable=False),  # JSON list of globs
+    Column("owner", Text, nullable=False),
+    Column("ticket", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("expires", UtcDateTime, nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=True),
+    Column("revoked", Boolean, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("revoked_by", Text, nullable=True),
+    Column("expired_noticed_at", UtcDateTime, nullable=True),
+    Index("ix_exceptions_revoked_expires", "revoked", "expires"),
+)
+
+exception_audit = Table(
+    "exception_audit",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("exception_id", String(32), nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    Column("action", String(16), nullable=False),  # create | revoke | expired
+    Column("actor", Text, nullable=True),
+    Column("record", Text, nullable=False),  # the exception as JSON after the action
+    Index("ix_exception_audit_exception_time", "exception_id", "time", "id"),
+    Index("ix_exception_audit_time", "time", "id"),
+)
+
+
 def _v1_initial_tables(connection: Connection) -> None:
     metadata.create_all(connection, tables=[verdicts, evidence], checkfirst=True)
 
@@ -217,6 +255,44 @@ def _v2_verdict_findings(connection: Connection) -> None:
             connection.execute(table.insert(), found)
 
 
+def _v3_exceptions(connection: Connection) -> None:
+    # Both tables as they are at version 3, written out (see ``_v2_verdict_findings``).
+    version3 = MetaData()
+    Table(
+        "exceptions",
+        version3,
+        Column("id", String(32), primary_key=True),
+        Column("finding_id", Text, nullable=True),
+        Column("purl", Text, nullable=True),
+        Column("images", Text, nullable=False),
+        Column("namespaces", Text, nullable=False),
+        Column("owner", Text, nullable=False),
+        Column("ticket", Text, nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("expires", UtcDateTime, nullable=False),
+        Column("created", UtcDateTime, nullable=False),
+        Column("created_by", Text, nullable=True),
+        Column("revoked", Boolean, nullable=False),
+        Column("revoked_at", UtcDateTime, nullable=True),
+        Column("revoked_by", Text, nullable=True),
+        Column("expired_noticed_at", UtcDateTime, nullable=True),
+        Index("ix_exceptions_revoked_expires", "revoked", "expires"),
+    )
+    Table(
+        "exception_audit",
+        version3,
+        Column("id", String(32), primary_key=True),
+        Column("exception_id", String(32), nullable=False),
+        Column("time", UtcDateTime, nullable=False),
+        Column("action", String(16), nullable=False),
+        Column("actor", Text, nullable=True),
+        Column("record", Text, nullable=False),
+        Index("ix_exception_audit_exception_time", "exception_id", "time", "id"),
+        Index("ix_exception_audit_time", "time", "id"),
+    )
+    version3.create_all(connection, checkfirst=True)
+
+
 #: Ordered migration steps: (version, what it does, the step). Append only.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "verdicts and evidence tables", _v1_initial_tables),
@@ -226,6 +302,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
         "and decision",
         _v2_verdict_findings,
     ),
+    (3, "exceptions and exception_audit (exceptions as data)", _v3_exceptions),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

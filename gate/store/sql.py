@@ -40,6 +40,7 @@ from sqlalchemy.pool import StaticPool
 from gate.errors import BackendError, GateError, InputError
 from gate.store import schema, stats
 from gate.store.bulk import BulkInsert
+from gate.store.exceptions import ExceptionStoreMixin
 from gate.store.findings import failed_finding_ids
 from gate.store.ids import looks_like_id, new_id
 from gate.store.model import (
@@ -129,7 +130,7 @@ def _checks_from_json(text: str) -> tuple[CheckRecord, ...]:
     return tuple(checks)
 
 
-class SqlVerdictStore:
+class SqlVerdictStore(ExceptionStoreMixin):
     """``VerdictStore`` on a SQLAlchemy engine; build it with :meth:`from_url`.
 
     Thread-safe: one instance serves every request thread of a worker.
@@ -516,6 +517,11 @@ class SqlVerdictStore:
         )
 
     # -- lifetime ---------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (the webhook's re-checks take a PostgreSQL advisory lock on it)."""
+        return self._engine
 
     def close(self) -> None:
         """Release every pooled connection."""

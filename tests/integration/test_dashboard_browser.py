@@ -7,9 +7,9 @@ through ``POST /api/v1/verdicts``, and Debian's ``chromium`` is driven through
 filters, pages, opens a verdict with each check's reason and the findings that
 failed, draws the chart with the recorded counts, shows API values as text
 only, and shows an error state and no data when the API refuses the token.
-The exceptions panel is checked against the webhook app with a stand-in
-``GET /api/v1/exceptions`` of the shape the page assumes (the real one is
-another part of issue 7), served by werkzeug in a thread on 127.0.0.1.
+The exceptions panel is checked against the real exception API of the app
+served by werkzeug in a thread on 127.0.0.1, with exceptions put in its store
+directly (an expired one cannot be made through the API).
 
 Chromium and chromedriver come from ``scripts/install-system-deps.sh`` (CI
 runs it); when they are missing the tests fail and say so. A screenshot of
@@ -35,14 +35,13 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
-from flask import Blueprint, Response, jsonify, request
 from werkzeug.serving import make_server
 
+from gate.policy.exceptions import parse_new_exception
 from tests.integration.gate_cli import write_policy
 from webhook.app import create_app, state_of
 from webhook.settings import Settings
-from webhook.stats_api import authenticate
-from webhook.tokens import Scope, TokenSet
+from webhook.tokens import TokenSet
 
 pytestmark = pytest.mark.integration
 
@@ -485,9 +484,9 @@ def test_the_dashboard_shows_filters_pages_and_opens_verdicts(
         XSS_REFERENCE,
     }
 
-    # No exception API in this gate yet: the panel says so.
+    # No exception is stored on this server: the panel says so.
     _until(driver, lambda d: _settled(d, "#exceptions-status"), "the exceptions panel")
-    assert "No exception API yet" in _one(driver, "#exceptions-status").text
+    assert _one(driver, "#exceptions-status").text == "0 active, 0 expired or revoked."
     _screenshot(driver, artifacts, "overview")
 
     # Paging through the 32 verdicts: 25, then the rest, then back.
@@ -606,89 +605,66 @@ def test_the_token_lasts_for_the_tab_and_can_be_forgotten(served: Served, browse
     assert driver.execute_script("return window.sessionStorage.length") == 0
 
 
-# -- the exceptions panel, against the response shape it assumes ---------------------------
+# -- the exceptions panel, against the real exception API ---------------------------------
 
 
-def _exceptions_blueprint(tokens: TokenSet, now: datetime, scope: Scope) -> Blueprint:
-    """``GET /api/v1/exceptions`` as the exception API (issue 7) is expected to answer,
-    to a token with ``scope``."""
-    blueprint = Blueprint("test_exceptions", __name__)
-
-    def stamp(delta: timedelta) -> str:
-        return (now + delta).isoformat()
-
-    items = [
-        {
-            "id": "exc-later",
+def _seed_exceptions(store: Any, now: datetime) -> dict[str, str]:
+    """Four stored exceptions (active, expiring, expired, revoked); name -> stored id."""
+    wanted = {
+        "later": {
             "findingId": "CVE-2024-1111",
-            "purl": None,
             "images": ["registry.example/payments/**"],
             "namespaces": ["payments"],
             "owner": "alice",
             "ticket": "SEC-1",
             "reason": "<b>fix pending</b> upstream",
-            "expires": stamp(timedelta(days=60)),
-            "created": stamp(-timedelta(days=1)),
-            "revoked": False,
-            "revokedAt": None,
+            "expires": (now + timedelta(days=60)).isoformat(),
         },
-        {
-            "id": "exc-soon",
-            "findingId": None,
+        "soon": {
             "purl": "pkg:deb/debian/openssl@3.0.1",
-            "images": None,
-            "namespaces": None,
             "owner": "bob",
-            "ticket": None,
+            "ticket": "SEC-2",
             "reason": "rebuild scheduled",
-            "expires": stamp(timedelta(days=2)),
-            "revoked": False,
+            "expires": (now + timedelta(days=2)).isoformat(),
         },
-        {
-            "id": "exc-expired",
+        "expired": {
             "findingId": "CVE-1",
             "owner": "carol",
+            "ticket": "SEC-3",
             "reason": "old",
-            "expires": stamp(-timedelta(days=1)),
+            "expires": (now - timedelta(days=1)).isoformat(),
         },
-        {
-            "id": "exc-revoked",
+        "revoked": {
             "findingId": "CVE-2",
             "owner": "dan",
+            "ticket": "SEC-4",
             "reason": "gone",
-            "expires": stamp(timedelta(days=10)),
-            "revoked": True,
+            "expires": (now + timedelta(days=10)).isoformat(),
         },
-    ]
-
-    @blueprint.get("/api/v1/exceptions")
-    def exceptions() -> Response:
-        authenticate(tokens, request.headers.get("Authorization"), scope)
-        return jsonify({"items": items})
-
-    @blueprint.errorhandler(Exception)
-    def refused(exc: Exception) -> tuple[Response, int]:
-        # The API's own refusals carry their status (401, 403).
-        return jsonify({"error": str(exc)}), int(getattr(exc, "status", 500))
-
-    return blueprint
+    }
+    ids: dict[str, str] = {}
+    for name, body in wanted.items():
+        new = parse_new_exception(body, now=now, check_expiry=False)
+        ids[name] = store.add_exception(new, created=now, created_by="seed").id
+    store.revoke_exception(ids["revoked"], at=now, by="seed")
+    return ids
 
 
-@pytest.fixture(params=[Scope.READ])
-def app_with_exceptions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The webhook app with an exception API that needs the scope ``request.param``,
-    served by werkzeug in a thread on 127.0.0.1."""
+@pytest.fixture
+def app_with_exceptions(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The webhook app with four stored exceptions, served by werkzeug in a thread on
+    127.0.0.1; its URL and the exceptions' ids."""
     policy = write_policy(tmp_path, POLICY)
     tokens = TokenSet.of({"dashboard": (READER, ["read"])})
     app = create_app(
         Settings(policy=policy, db_url="sqlite://", policy_reload_interval=0), tokens=tokens
     )
-    app.register_blueprint(_exceptions_blueprint(tokens, datetime.now(UTC), request.param))
+    ids = _seed_exceptions(state_of(app).store, datetime.now(UTC))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        yield f"http://127.0.0.1:{server.port}", ids
     finally:
         server.shutdown()
         thread.join(timeout=30)
@@ -696,15 +672,16 @@ def app_with_exceptions(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
 
 
 def test_the_exceptions_panel_lists_active_and_expiring_ones(
-    app_with_exceptions: str, browser: Any, artifacts: Path
+    app_with_exceptions: tuple[str, dict[str, str]], browser: Any, artifacts: Path
 ) -> None:
     driver = browser
-    _sign_in(driver, app_with_exceptions, READER)
+    url, ids = app_with_exceptions
+    _sign_in(driver, url, READER)
     _until(driver, lambda d: _settled(d, "#exceptions-status"), "the exceptions panel")
     assert _one(driver, "#exceptions-panel").get_attribute("data-state") == "present"
     assert _one(driver, "#exceptions-status").text == "2 active, 2 expired or revoked."
     rows = _by_css(driver, "#exceptions-table tbody tr.exception")
-    assert [row.get_attribute("data-id") for row in rows] == ["exc-soon", "exc-later"]
+    assert [row.get_attribute("data-id") for row in rows] == [ids["soon"], ids["later"]]
     soon, later = ([c.text for c in row.find_elements("css selector", "td")] for row in rows)
     assert "expiring" in (rows[0].get_attribute("class") or "")
     assert soon[0] == "pkg:deb/debian/openssl@3.0.1"
@@ -719,17 +696,3 @@ def test_the_exceptions_panel_lists_active_and_expiring_ones(
     assert later[4] == "<b>fix pending</b> upstream"
     _no_injected_markup(driver)
     _screenshot(driver, artifacts, "exceptions")
-
-
-@pytest.mark.parametrize("app_with_exceptions", [Scope.WRITE], indirect=True)
-def test_exceptions_the_token_may_not_read_leave_the_rest_of_the_page(
-    app_with_exceptions: str, browser: Any
-) -> None:
-    driver = browser
-    _sign_in(driver, app_with_exceptions, READER)
-    _until(driver, lambda d: _settled(d, "#exceptions-status"), "the exceptions panel")
-    assert _one(driver, "#exceptions-panel").get_attribute("data-state") == "forbidden"
-    assert "may not read exceptions (403)" in _one(driver, "#exceptions-status").text
-    _wait_verdicts(driver, 0)
-    assert _one(driver, "#dashboard").is_displayed()
-    assert not _one(driver, "#error").is_displayed()

@@ -57,6 +57,7 @@ from gate.signatures.keyless.legacy import (
     Statement,
     certificate_identity,
     check_entry_body,
+    decoded_now,
     parse_envelope,
     parse_statement,
     signing_key,
@@ -241,9 +242,13 @@ _ENTRY = frozenset(
 def _certificate(raw: object, what: str) -> x509.Certificate:
     entry = _object(raw, what, frozenset({"rawBytes"}))
     try:
-        return x509.load_der_x509_certificate(_b64(entry.get("rawBytes"), f"{what}.rawBytes"))
+        return decoded_now(
+            x509.load_der_x509_certificate(_b64(entry.get("rawBytes"), f"{what}.rawBytes"))
+        )
     except ValueError:
-        raise _fail(f"bundle {what} is not a DER certificate") from None
+        raise _fail(
+            f"bundle {what} is not a DER certificate (or its extensions do not decode)"
+        ) from None
 
 
 def _entry(raw: object, index: int) -> _LogEntry:
@@ -514,6 +519,23 @@ def _establish_times(
     return times, integrated, problems
 
 
+def _signed_log_index(entry: _LogEntry | None, integrated: datetime | None) -> int | None:
+    """The entry's log index as something signed it, or None.
+
+    The top-level ``logIndex`` is covered by the inclusion promise (SET) only,
+    so it counts when the promise was verified (``integrated`` is its time);
+    otherwise the index is the inclusion proof's, checked against the signed
+    checkpoint (Rekor v2 entries have no promise: a changed top-level
+    ``logIndex`` verified and was reported as if it were the entry's).
+    """
+    if entry is None:
+        return None
+    if integrated is not None:
+        return entry.log_index
+    proof = entry.proof
+    return proof.log_index if proof is not None and proof.checkpoint is not None else None
+
+
 def _no_time(problems: list[str]) -> KeylessVerificationError:
     detail = f": {problems[0]}" if problems else ""
     return _fail(f"no verified signing time (no valid timestamp or log inclusion promise){detail}")
@@ -612,7 +634,7 @@ def _with_sigstore(
         identity=capture.identity,
         signed_times=tuple(times),
         integrated_time=integrated,
-        log_index=entry.log_index,
+        log_index=_signed_log_index(entry, integrated),
         statement=statement,
         envelope=verified,
     )
@@ -683,7 +705,7 @@ def _with_gate(
         identity=identity,
         signed_times=tuple(times),
         integrated_time=integrated,
-        log_index=entry.log_index if entry is not None else None,
+        log_index=_signed_log_index(entry, integrated),
         statement=statement,
         envelope=parsed.envelope,
     )

@@ -164,13 +164,27 @@ def certificate_identity(certificate: x509.Certificate) -> CertificateIdentity:
     return CertificateIdentity(subjects[0], _issuer(certificate))
 
 
+def decoded_now(certificate: x509.Certificate) -> x509.Certificate:
+    """``certificate`` with its extensions decoded now; ``ValueError`` if they do not decode.
+
+    ``cryptography`` decodes extensions lazily, so a malformed one (a SAN URI
+    that is not ASCII, a duplicate extension) would otherwise raise an untyped
+    error in the middle of a check, long after the certificate was "loaded".
+    """
+    try:
+        list(certificate.extensions)
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from None
+    return certificate
+
+
 def load_pem_certificates(text: str | bytes, what: str) -> list[x509.Certificate]:
     """All certificates of a PEM text (``what`` names it in the error)."""
     data = text.encode() if isinstance(text, str) else text
     try:
-        return x509.load_pem_x509_certificates(data)
+        return [decoded_now(c) for c in x509.load_pem_x509_certificates(data)]
     except ValueError:
-        raise _fail(f"{what} is not a PEM certificate") from None
+        raise _fail(f"{what} is not a PEM certificate (or its extensions do not decode)") from None
 
 
 def load_leaf(text: str | bytes, what: str = "certificate annotation") -> x509.Certificate:

@@ -401,7 +401,7 @@ def test_pages_follow_the_cursor_to_the_end(client: FlaskClient, store: SqlVerdi
         ({"limit": "ten"}, "limit: must be an integer from 1 to 1000; got 'ten'"),
         ({"limit": "-5"}, "limit: must be an integer from 1 to 1000"),
         ({"decision": "maybe"}, "decision: must be one of allow, warn, deny; got 'maybe'"),
-        ({"source": "cd"}, "source: must be admission or ci; got 'cd'"),
+        ({"source": "cd"}, "source: must be admission, ci or recheck; got 'cd'"),
         ({"since": "yesterday"}, "since: not an RFC 3339 time with offset"),
         ({"until": "2026-03-01T10:00:00"}, "until: not an RFC 3339 time with offset"),
         ({"since": "2026-02-30T10:00:00Z"}, "since: not a valid time"),

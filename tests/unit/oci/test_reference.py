@@ -106,6 +106,10 @@ def test_invalid_references(text: str) -> None:
         ("evil.example.com:05000/x", "evil.example.com:5000/x"),
         ("LOCALHOST/app", "localhost/app"),
         ("LocalHost:5000/app", "localhost:5000/app"),
+        ("localhost:443/app", "localhost/app"),
+        # A one-label host keeps :443: "registry/app" would be a Docker Hub repository.
+        ("Registry:443/app", "registry:443/app"),
+        ("registry:0443/app", "registry:443/app"),
         # Another port is another registry: no folding into Docker Hub.
         ("registry-1.docker.io:5000/nginx", "registry-1.docker.io:5000/nginx"),
         ("evil.example.com:8443/x", "evil.example.com:8443/x"),
@@ -165,3 +169,18 @@ def test_a_host_named_only_by_capitals_is_refused_found_by_fuzzing() -> None:
     with pytest.raises(InputError, match="is a host only because of its capital letters"):
         ImageReference.parse(text)
     assert ImageReference.parse(text.lower()).registry == "docker.io"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # fuzz/fuzz_reference.py: ":443" was dropped, and "indeo/..." names Docker Hub.
+        "IndeO:443/liybrlraa/pine@sha256:" + "a" * 64,
+        "registry:443/app:1",
+        "Quay.IO:443/app",
+        "[::1]:443/app",
+    ],
+)
+def test_the_printed_form_parses_back_to_the_same_reference(text: str) -> None:
+    reference = ImageReference.parse(text)
+    assert ImageReference.parse(str(reference)) == reference

@@ -186,8 +186,8 @@ def _base(spec: dict[str, Any]) -> dict[str, Any]:
         (
             _base({"zzz": 1}),
             ("spec", "zzz"),
-            'unknown field "zzz" (expected one of defaultAction, evidenceSources, mode, rules, '
-            "trust, vex)",
+            'unknown field "zzz" (expected one of defaultAction, evidenceSources, exceptions, '
+            "mode, rules, trust, vex)",
         ),
     ],
 )

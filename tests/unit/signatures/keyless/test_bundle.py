@@ -31,6 +31,7 @@ from gate.signatures.keyless.trusted_root import (
     load_trusted_root,
 )
 from gate.signatures.keys import load_public_key
+from tests.support.realdata import real_fixtures
 from tests.unit.signatures.keyless.fake_sigstore import (
     BUNDLE_V01,
     EPOCH,
@@ -479,3 +480,41 @@ def test_checkpoints(instance: FakeSigstore, root: SigstoreTrustRoot) -> None:
     for broken in (good.replace("\n\n", "\n"), good.rstrip("\n"), good.split("\n\n")[0] + "\n\n"):
         with pytest.raises(KeylessVerificationError):
             _verify_checkpoint(_InclusionProof(0, root_hash, 1, (), broken), log)
+
+
+@pytest.mark.parametrize(
+    "media_type", [BUNDLE_V01, "application/vnd.dev.sigstore.bundle.v0.3+json"]
+)
+def test_a_certificate_whose_extensions_do_not_decode_is_refused_found_by_fuzzing(
+    instance: FakeSigstore, root: SigstoreTrustRoot, media_type: str
+) -> None:
+    # fuzz/fuzz_bundle.py: a non-ASCII byte in the SAN URI loaded as a certificate, and
+    # cryptography's lazy extension parsing raised ValueError later, in the leaf profile check.
+    signer = instance.issue("https://example.com/workflow", uri=True)
+    bundle = instance.message_bundle(ARTIFACT, signer, media_type=media_type)
+    material = bundle["verificationMaterial"]
+    holder = (
+        material["certificate"]
+        if "certificate" in material
+        else material["x509CertificateChain"]["certificates"][0]
+    )
+    der = base64.b64decode(holder["rawBytes"])
+    holder["rawBytes"] = b64(der.replace(b"https://example.com", b"https://exampl\xe9.com"))
+    with pytest.raises(KeylessVerificationError, match="its extensions do not decode"):
+        check_bundle(encode(bundle), Digest.of(ARTIFACT), root)
+
+
+def test_a_log_index_no_signature_covers_is_not_reported_found_by_fuzzing() -> None:
+    # fuzz/fuzz_bundle.py: a Rekor v2 entry has no inclusion promise, so its top-level
+    # logIndex is signed by nothing; changed from 735 to 736, it verified and was reported.
+    folder = real_fixtures(
+        "signatures", "sigstore", "conformance", "bundle-verify", "rekor2-happy-path"
+    )
+    artifact = Digest.of(
+        real_fixtures("signatures", "sigstore", "conformance", "a.txt").read_bytes()
+    )
+    root = load_trusted_root(folder / "trusted_root.json")
+    bundle = json.loads((folder / "bundle.sigstore.json").read_bytes())
+    assert check_bundle(encode(bundle), artifact, root).log_index == 735
+    bundle["verificationMaterial"]["tlogEntries"][0]["logIndex"] = "736"
+    assert check_bundle(encode(bundle), artifact, root).log_index == 735  # the proof's

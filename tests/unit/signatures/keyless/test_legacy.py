@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.signatures.keyless.legacy import (
     LegacyVerification,
     certificate_identity,
+    load_pem_certificates,
     parse_cosign_bundle,
     verify_legacy_attestation,
     verify_legacy_signature,
@@ -442,3 +444,19 @@ def test_attestation_in_dsse_entry_and_its_signature_list(
     assert check(good).identity.subject == "alice@example.com"
     with pytest.raises(KeylessVerificationError, match="not the envelope's signature"):
         check(other)
+
+
+def test_a_pem_certificate_whose_extensions_do_not_decode_is_refused(
+    instance: FakeSigstore,
+) -> None:
+    # The annotation path of the bundle fix (fuzz/fuzz_bundle.py): decoded when loaded.
+    signer = instance.issue("https://example.com/workflow", uri=True)
+    der = signer.certificate.public_bytes(serialization.Encoding.DER)
+    broken = der.replace(b"https://example.com", b"https://exampl\xe9.com")
+    text = (
+        b"-----BEGIN CERTIFICATE-----\n"
+        + base64.encodebytes(broken)
+        + b"-----END CERTIFICATE-----\n"
+    )
+    with pytest.raises(KeylessVerificationError, match="its extensions do not decode"):
+        load_pem_certificates(text, "certificate annotation")
