@@ -75,7 +75,7 @@ def _optional_str(request: Mapping[str, Any], key: str, uid: str) -> str | None:
     return value
 
 
-def _has_lone_surrogate(body: bytes, document: object) -> bool:
+def has_lone_surrogate(body: bytes, document: object) -> bool:
     """True when the parsed body holds a lone surrogate, which no text encoding can write.
 
     Python's JSON reader accepts ``"\\ud800"`` (and raw surrogate bytes); the API
@@ -108,7 +108,7 @@ def parse_review(body: bytes) -> AdmissionRequest:
         raw_uid = request.get("uid")
         if isinstance(raw_uid, str) and raw_uid:
             uid = raw_uid
-    if _has_lone_surrogate(body, document):
+    if has_lone_surrogate(body, document):
         raise ReviewError("body holds a lone UTF-16 surrogate (\\ud800-\\udfff): not Unicode", uid)
     api_version, kind = document.get("apiVersion"), document.get("kind")
     if api_version != API_VERSION:

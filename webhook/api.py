@@ -39,6 +39,7 @@ from gate.store.model import (
     VerdictStore,
 )
 from gate.vex.load import load_vex
+from webhook.admission import has_lone_surrogate
 from webhook.openapi import build_openapi
 from webhook.tokens import Principal, Scope, TokenSet
 
@@ -67,6 +68,8 @@ _LIST_PARAMETERS = frozenset(
 )
 _EVIDENCE_PARAMETERS = frozenset({"digest", "kind", "name"})
 _MAX_TEXT = 4096
+# A lone surrogate cannot be stored (no encoding writes it): refused, not a 500.
+_SURROGATE = "holds a lone UTF-16 surrogate (\\ud800-\\udfff): not Unicode"
 _WILDCARD_RUN_RE = re.compile(r"[*?]+")
 #: Wildcard runs allowed in an ``image`` glob (see ``_parse_list_parameters``).
 MAX_GLOB_WILDCARDS = 3
@@ -190,6 +193,8 @@ def create_api_blueprint(
             report = json.loads(body, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise _bad("body", f"not JSON: {_json_reason(exc)}") from exc
+        if has_lone_surrogate(body, report):
+            raise _bad("body", _SURROGATE)
         verdicts = _verdicts_from_report(report, principal.name)
         ids = store.record(verdicts)
         return jsonify({"ids": list(ids)}), 201
@@ -355,6 +360,8 @@ def _preview_request(
             document = json.loads(body, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise _bad("body", f"not JSON: {_json_reason(exc)}") from exc
+        if has_lone_surrogate(body, document):
+            raise _bad("body", _SURROGATE)
         if not isinstance(document, dict):
             raise _bad("body", "expected an object with policy, oldPolicy, since, allImages")
         for key in document:

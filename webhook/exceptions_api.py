@@ -24,6 +24,7 @@ from gate.oci.reference import ImageReference
 from gate.policy.duration import parse_duration
 from gate.policy.exceptions import ExceptionRecord, exception_to_dict, parse_new_exception
 from gate.store.exceptions import ExceptionAuditEntry, ExceptionStore
+from webhook.admission import has_lone_surrogate
 from webhook.api import (
     API_PREFIX,
     _ApiError,
@@ -77,6 +78,8 @@ def create_exceptions_blueprint(
             document = json.loads(body, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise _bad("body", f"not JSON: {_one_line(str(exc))[:120]}") from exc
+        if has_lone_surrogate(body, document):
+            raise _bad("body", "holds a lone UTF-16 surrogate (\\ud800-\\udfff): not Unicode")
         now = clock()
         new = parse_new_exception(document, now=now, max_days=max_days())
         record = store.add_exception(new, created=now, created_by=principal.name)

@@ -406,6 +406,7 @@ def test_validate_never_allows_an_image_without_a_valid_signature(
     found = _images(request)
     if isinstance(found, tuple) and found and not may_verify:
         assert verdict["allowed"] is False, (found, verdict)
+    # --hypothesis-show-statistics shows how many examples reached the registry.
     if isinstance(found, tuple) and any(i.image.startswith(webhook.host) for i in found):
         event(
             "checked an image of the registry: " + ("allowed" if verdict["allowed"] else "denied")

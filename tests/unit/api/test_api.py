@@ -278,6 +278,10 @@ def _report_with(**changes: Any) -> dict[str, Any]:
             ),
             "body.images[0].checks[0].details: nested more than 32 levels deep",
         ),
+        (
+            json.dumps(_report_with(images=[image(reason="\ud800")])).encode(),
+            "body: holds a lone UTF-16 surrogate",
+        ),
     ],
 )
 def test_a_bad_report_is_400_naming_the_field(
