@@ -14,7 +14,6 @@ the signature payload.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -50,6 +49,7 @@ from gate.oci.transport import (
     HttpResponse,
     RequestRecord,
     Transport,
+    error_detail,
     proxies_from_environment,
 )
 
@@ -528,7 +528,7 @@ class RegistryClient:
     def _status_error(
         self, method: str, repository: ImageReference, target: str, response: HttpResponse
     ) -> BackendError:
-        detail = _error_detail(response.body)
+        detail = error_detail(response.body)
         text = f"{self._where(method, repository, target)}: {response.status} {response.reason}"
         return BackendError(f"{text} ({detail})" if detail else text)
 
@@ -578,20 +578,3 @@ def _positive_seconds(value: object) -> bool:
         return False
     # math.isfinite would overflow on a huge int; every int is finite anyway.
     return (isinstance(value, int) or math.isfinite(value)) and value > 0
-
-
-def _error_detail(body: bytes) -> str:
-    """``CODE: message`` from a distribution error body, or empty."""
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    errors = document.get("errors") if isinstance(document, dict) else None
-    if not isinstance(errors, list):
-        return ""
-    parts = []
-    for error in errors[:3]:
-        if isinstance(error, dict):
-            code, message = error.get("code"), error.get("message")
-            parts.append(": ".join(str(p) for p in (code, message) if p))
-    return " ".join("; ".join(p for p in parts if p).split())[:300]

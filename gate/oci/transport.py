@@ -14,9 +14,9 @@ and a total ``deadline`` from the first connect to the last body byte
 (redirects and the HTTPS-then-HTTP fallback included), so that a server
 dripping one byte at a time cannot hold the caller. The deadline caps the
 connect and header waits and is enforced while the body streams in, by a
-watchdog that shuts the socket down when it passes. A server that drips its
-status line and headers is bounded by ``timeout`` per read only (requests
-offers no hook before the headers are in).
+watchdog that shuts the socket down when it passes; a status line and
+headers dripped byte by byte are cut at the deadline too, by the connection
+watch of ``gate.oci.watchdog``.
 
 A ``429 Too Many Requests`` (or a ``503``) with ``Retry-After`` is sent
 again after the wait asked, at most ``MAX_RETRY_AFTER`` times, when the
@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import ipaddress
+import json
 import os
 import socket
 import ssl
@@ -43,12 +44,12 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from gate.errors import BackendError, InputError
 from gate.oci.allowlist import HostPolicy
 from gate.oci.reference import normalise_registry
+from gate.oci.watchdog import WatchedAdapter, watched
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -209,7 +210,7 @@ def load_tls_context(
     return context
 
 
-class _ContextAdapter(HTTPAdapter):
+class _ContextAdapter(WatchedAdapter):
     """A requests adapter whose TLS trust is exactly one ``ssl.SSLContext``.
 
     requests would otherwise load certifi's bundle into every connection; the
@@ -481,6 +482,7 @@ class Transport:
             # trust_env would let ~/.netrc inject credentials into any request and
             # REQUESTS_CA_BUNDLE replace the trust store; proxies are handled above.
             session.trust_env = False
+            session.mount("http://", WatchedAdapter())
             session.mount(
                 "https://",
                 _ContextAdapter(load_tls_context(netloc, self._cert_dirs, self._ca_files)),
@@ -538,19 +540,22 @@ class Transport:
             # Never wait past the deadline, for the connect or the headers.
             wait = min(self._timeout, remaining)
             try:
-                response = session.request(
-                    method,
-                    current,
-                    headers=send_headers,
-                    data=body,
-                    timeout=(wait, wait),
-                    allow_redirects=False,
-                    stream=True,
-                    proxies=self._proxies_for(parts.netloc),
-                )
+                # The status line and headers too: a server dripping them byte by byte
+                # never trips the per-read timeout, so the watch cuts the connection.
+                with watched(remaining) as watch:
+                    response = session.request(
+                        method,
+                        current,
+                        headers=send_headers,
+                        data=body,
+                        timeout=(wait, wait),
+                        allow_redirects=False,
+                        stream=True,
+                        proxies=self._proxies_for(parts.netloc),
+                    )
             except requests.exceptions.RequestException as exc:
                 timed_out = isinstance(exc, requests.exceptions.Timeout)
-                if deadline.remaining() <= 0 or (timed_out and wait < self._timeout):
+                if watch.fired or deadline.remaining() <= 0 or (timed_out and wait < self._timeout):
                     raise deadline.error(where) from exc
                 reason = describe_failure(exc, self._timeout)
                 # Only the registry's own first answer decides HTTPS vs HTTP; a dead
@@ -622,12 +627,32 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, min(when.timestamp() - now, _MAX_RETRY_AFTER_SECONDS))
 
 
+def error_detail(body: bytes) -> str:
+    """``CODE: message`` from a distribution error body, or empty."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    errors = document.get("errors") if isinstance(document, dict) else None
+    if not isinstance(errors, list):
+        return ""
+    parts = []
+    for error in errors[:3]:
+        if isinstance(error, dict):
+            code, message = error.get("code"), error.get("message")
+            parts.append(": ".join(str(p) for p in (code, message) if p))
+    return " ".join("; ".join(p for p in parts if p).split())[:300]
+
+
 def _throttled(
     response: HttpResponse, deadline: _Deadline, where: str, *, retried: bool = False
 ) -> BackendError:
     """The one-line error for a throttled request that is not (or no longer) retried."""
     where = where.split("?", 1)[0]
     status = f"{response.status} {response.reason or 'Too Many Requests'}".strip()
+    detail = error_detail(response.body)
+    if detail:
+        status += f" ({detail})"
     header = response.headers.get("Retry-After")
     if retried:
         why = f"still throttled after {MAX_RETRY_AFTER} retries"

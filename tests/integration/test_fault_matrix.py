@@ -187,12 +187,6 @@ def test_registry_fault_through_the_proxy_is_undecided_in_time(
     _assert_undecided(run, elapsed, row.cause)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit (gate/oci/transport.py docstring): a status line and headers "
-    "dripped faster than the per-read timeout are bounded per read, not by the deadline; "
-    "the webhook's own admission deadline still bounds its answer",
-)
 def test_answer_dripped_from_the_first_byte_is_cut_at_the_deadline(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, proxy: FaultProxy, pushed: str
 ) -> None:

@@ -675,7 +675,7 @@ def test_registry_error_codes_are_quoted(
         make_client(tmp_path).resolve(ref(stub, "app:1.0"))
     assert str(caught.value) == (
         f"registry {stub.host}: GET /v2/app/manifests/1.0: 429 Too Many Requests "
-        "(TOOMANYREQUESTS: slow down)"
+        "(TOOMANYREQUESTS: slow down), no Retry-After given"
     )
 
 
