@@ -263,39 +263,48 @@ def create_api_blueprint(
             preview(policy_text, old_policy_text=old_text, since=since, all_images=all_images)
         )
 
-    @api.errorhandler(_ApiError)
+    register_error_handlers(api)
+    return api
+
+
+def register_error_handlers(blueprint: Blueprint) -> None:
+    """The API's JSON error answers, the same for every API blueprint.
+
+    A refusal carries its status; bad input is 400, an unreachable store 503,
+    an oversized body 413, anything unexpected 500 (logged, never shown).
+    """
+
+    @blueprint.errorhandler(_ApiError)
     def api_error(exc: _ApiError) -> Response:
         return _error_response(exc.status, exc.message, exc.headers)
 
-    @api.errorhandler(InputError)
+    @blueprint.errorhandler(InputError)
     def input_error(exc: InputError) -> Response:
         return _error_response(400, _one_line(str(exc)))
 
-    @api.errorhandler(BackendError)
+    @blueprint.errorhandler(BackendError)
     def backend_error(exc: BackendError) -> Response:
         _LOG.warning("verdict store unavailable: %s", exc)
         return _error_response(503, _one_line(str(exc)))
 
-    @api.errorhandler(GateError)
+    @blueprint.errorhandler(GateError)
     def gate_error(exc: GateError) -> Response:
         return _error_response(400, _one_line(str(exc)))
 
-    @api.errorhandler(RequestEntityTooLarge)
+    @blueprint.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> Response:
         limit = request.max_content_length
         what = f"larger than {limit} bytes" if limit is not None else "too large"
         return _error_response(413, f"request body {what}")
 
-    @api.errorhandler(HTTPException)
+    @blueprint.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         return _error_response(exc.code or 500, _one_line(exc.description or exc.name))
 
-    @api.errorhandler(Exception)
+    @blueprint.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         _LOG.exception("unexpected error in %s %s", request.method, request.path)
         return _error_response(500, f"internal error ({type(exc).__name__}); see the server log")
-
-    return api
 
 
 def _error_response(

@@ -16,10 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gate.clock import Clock, system_clock
-from gate.errors import BackendError, GateError, InputError
+from gate.errors import InputError
 from gate.oci.reference import ImageReference
 from gate.policy.duration import parse_duration
 from gate.policy.exceptions import ExceptionRecord, exception_to_dict, parse_new_exception
@@ -29,12 +28,12 @@ from webhook.api import (
     API_PREFIX,
     _ApiError,
     _bad,
-    _error_response,
     _one_line,
     _read_body,
     _refuse_constant,
     _reject_unknown,
     _single,
+    register_error_handlers,
 )
 from webhook.stats_api import authenticate
 from webhook.tokens import Scope, TokenSet
@@ -158,36 +157,7 @@ def create_exceptions_blueprint(
         entries = store.exception_audit(None, limit=_audit_limit(request.args))
         return jsonify({"items": [audit_entry_to_dict(e) for e in entries]})
 
-    @blueprint.errorhandler(_ApiError)
-    def api_error(exc: _ApiError) -> Response:
-        return _error_response(exc.status, exc.message, exc.headers)
-
-    @blueprint.errorhandler(InputError)
-    def input_error(exc: InputError) -> Response:
-        return _error_response(400, _one_line(str(exc)))
-
-    @blueprint.errorhandler(BackendError)
-    def backend_error(exc: BackendError) -> Response:
-        _LOG.warning("verdict store unavailable: %s", exc)
-        return _error_response(503, _one_line(str(exc)))
-
-    @blueprint.errorhandler(GateError)
-    def gate_error(exc: GateError) -> Response:
-        return _error_response(400, _one_line(str(exc)))
-
-    @blueprint.errorhandler(RequestEntityTooLarge)
-    def too_large(exc: RequestEntityTooLarge) -> Response:
-        return _error_response(413, f"request body larger than {MAX_EXCEPTION_BODY} bytes")
-
-    @blueprint.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        return _error_response(exc.code or 500, _one_line(exc.description or exc.name))
-
-    @blueprint.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        _LOG.exception("unexpected error in %s %s", request.method, request.path)
-        return _error_response(500, f"internal error ({type(exc).__name__}); see the server log")
-
+    register_error_handlers(blueprint)
     return blueprint
 
 

@@ -16,10 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from gate.clock import Clock, system_clock
-from gate.errors import BackendError, GateError, InputError
 from gate.store.model import StatsBucket, TopEntry, VerdictStats
 from gate.store.stats import DECISIONS, MAX_BUCKETS, MAX_TOP, bucket_count
 from webhook.api import (
@@ -27,11 +25,10 @@ from webhook.api import (
     _ApiError,
     _bad,
     _check_text,
-    _error_response,
-    _one_line,
     _reject_unknown,
     _single,
     _time_parameter,
+    register_error_handlers,
 )
 from webhook.tokens import Principal, Scope, TokenSet
 
@@ -162,32 +159,7 @@ def create_stats_blueprint(
             }
         )
 
-    @blueprint.errorhandler(_ApiError)
-    def api_error(exc: _ApiError) -> Response:
-        return _error_response(exc.status, exc.message, exc.headers)
-
-    @blueprint.errorhandler(InputError)
-    def input_error(exc: InputError) -> Response:
-        return _error_response(400, _one_line(str(exc)))
-
-    @blueprint.errorhandler(BackendError)
-    def backend_error(exc: BackendError) -> Response:
-        _LOG.warning("verdict store unavailable: %s", exc)
-        return _error_response(503, _one_line(str(exc)))
-
-    @blueprint.errorhandler(GateError)
-    def gate_error(exc: GateError) -> Response:
-        return _error_response(400, _one_line(str(exc)))
-
-    @blueprint.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        return _error_response(exc.code or 500, _one_line(exc.description or exc.name))
-
-    @blueprint.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        _LOG.exception("unexpected error in %s %s", request.method, request.path)
-        return _error_response(500, f"internal error ({type(exc).__name__}); see the server log")
-
+    register_error_handlers(blueprint)
     return blueprint
 
 
