@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -144,6 +145,11 @@ class SqlVerdictStore(ExceptionStoreMixin):
         """
         self._engine = engine
         self._label = label
+        # An in-memory SQLite database is one connection shared by every
+        # thread: its transactions take turns (or they nest and fail).
+        self._shared_connection: threading.RLock | None = (
+            threading.RLock() if isinstance(engine.pool, StaticPool) else None
+        )
         self._password = password
         self._insert_verdicts = BulkInsert(schema.verdicts, engine.dialect)
         self._insert_findings = BulkInsert(schema.verdict_findings, engine.dialect)
@@ -244,7 +250,8 @@ class SqlVerdictStore(ExceptionStoreMixin):
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
+        turn: AbstractContextManager[Any] = self._shared_connection or nullcontext()
+        with turn, self._engine.connect() as connection:
             if write:
                 connection.execution_options(**{_WRITE: True})
             with connection.begin():

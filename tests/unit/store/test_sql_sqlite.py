@@ -50,6 +50,35 @@ def test_in_memory_store_is_shared_between_threads() -> None:
         assert [item.id for item in store.query(VerdictQuery()).items] == ids
 
 
+def test_in_memory_store_serves_threads_at_once() -> None:
+    # The dashboard asks for verdicts, statistics and exceptions together: on the
+    # one shared connection, transactions once nested and failed with "cannot
+    # start a transaction within a transaction".
+    with SqlVerdictStore.from_url("sqlite://") as store:
+        errors: list[BaseException] = []
+        start = threading.Barrier(8)
+
+        def work(n: int) -> None:
+            start.wait()
+            try:
+                for _ in range(40):
+                    if n % 2:
+                        store.record([verdict()])
+                    else:
+                        store.query(VerdictQuery())
+                        store.list_exceptions()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert len(store.query(VerdictQuery(), limit=500).items) == 160
+
+
 def test_directory_that_cannot_be_created(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
