@@ -47,6 +47,7 @@ __all__ = [
     "API_PREFIX",
     "DEFAULT_MAX_EVIDENCE_BYTES",
     "DEFAULT_MAX_REPORT_BYTES",
+    "authenticate",
     "create_api_blueprint",
     "stored_verdict_to_dict",
 ]
@@ -94,6 +95,31 @@ def _bad(parameter: str, reason: str) -> _ApiError:
     return _ApiError(400, f"{parameter}: {reason}")
 
 
+def authenticate(tokens: TokenSet, header: str | None, scope: Scope) -> Principal:
+    """The caller of an ``Authorization`` header if it holds ``scope``; else the API's
+    401 (no or unknown token) or 403 (scope missing), each with its Bearer challenge."""
+    principal = tokens.authenticate(header)
+    if principal is None:
+        if header:
+            raise _ApiError(
+                401,
+                "invalid or unknown bearer token",
+                {"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
+            )
+        raise _ApiError(
+            401,
+            "authentication required: send Authorization: Bearer <token>",
+            {"WWW-Authenticate": _REALM},
+        )
+    if not principal.may(scope):
+        raise _ApiError(
+            403,
+            f"token {principal.name!r} lacks the {scope.value!r} scope",
+            {"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{scope.value}"'},
+        )
+    return principal
+
+
 def create_api_blueprint(
     store: VerdictStore,
     tokens: TokenSet,
@@ -121,29 +147,7 @@ def create_api_blueprint(
         def decorate(view: _View) -> _View:
             @wraps(view)
             def guarded(*args: Any, **kwargs: Any) -> Any:
-                principal = tokens.authenticate(request.headers.get("Authorization"))
-                if principal is None:
-                    if request.headers.get("Authorization"):
-                        raise _ApiError(
-                            401,
-                            "invalid or unknown bearer token",
-                            {"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
-                        )
-                    raise _ApiError(
-                        401,
-                        "authentication required: send Authorization: Bearer <token>",
-                        {"WWW-Authenticate": _REALM},
-                    )
-                if not principal.may(scope):
-                    raise _ApiError(
-                        403,
-                        f"token {principal.name!r} lacks the {scope.value!r} scope",
-                        {
-                            "WWW-Authenticate": (
-                                f'{_REALM}, error="insufficient_scope", scope="{scope.value}"'
-                            )
-                        },
-                    )
+                principal = authenticate(tokens, request.headers.get("Authorization"), scope)
                 g.gate_principal = principal
                 return view(*args, **kwargs)
 

@@ -33,9 +33,9 @@ from webhook.api import (
     _refuse_constant,
     _reject_unknown,
     _single,
+    authenticate,
     register_error_handlers,
 )
-from webhook.stats_api import authenticate
 from webhook.tokens import Scope, TokenSet
 
 __all__ = ["MAX_EXCEPTION_BODY", "audit_entry_to_dict", "create_exceptions_blueprint"]

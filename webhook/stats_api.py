@@ -22,21 +22,20 @@ from gate.store.model import StatsBucket, TopEntry, VerdictStats
 from gate.store.stats import DECISIONS, MAX_BUCKETS, MAX_TOP, bucket_count
 from webhook.api import (
     API_PREFIX,
-    _ApiError,
     _bad,
     _check_text,
     _reject_unknown,
     _single,
     _time_parameter,
+    authenticate,
     register_error_handlers,
 )
-from webhook.tokens import Principal, Scope, TokenSet
+from webhook.tokens import Scope, TokenSet
 
 __all__ = [
     "DEFAULT_DECISIONS_WINDOW",
     "DEFAULT_TOP_WINDOW",
     "STATS_PREFIX",
-    "authenticate",
     "create_stats_blueprint",
 ]
 
@@ -53,33 +52,7 @@ _DEFAULT_TOP_LIMIT = 10
 _DECISIONS_PARAMETERS = frozenset({"since", "until", "bucket", "namespace"})
 _TOP_PARAMETERS = frozenset({"since", "until", "kind", "namespace", "decision", "limit"})
 _KINDS = ("images", "findings")
-_REALM = 'Bearer realm="gate"'
 _LOG = logging.getLogger(__name__)
-
-
-def authenticate(tokens: TokenSet, header: str | None, scope: Scope) -> Principal:
-    """The caller of an ``Authorization`` header if it holds ``scope``; else the API's
-    401 (no or unknown token) or 403 (scope missing), with the same challenge."""
-    principal = tokens.authenticate(header)
-    if principal is None:
-        if header:
-            raise _ApiError(
-                401,
-                "invalid or unknown bearer token",
-                {"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
-            )
-        raise _ApiError(
-            401,
-            "authentication required: send Authorization: Bearer <token>",
-            {"WWW-Authenticate": _REALM},
-        )
-    if not principal.may(scope):
-        raise _ApiError(
-            403,
-            f"token {principal.name!r} lacks the {scope.value!r} scope",
-            {"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{scope.value}"'},
-        )
-    return principal
 
 
 def create_stats_blueprint(
