@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from werkzeug.serving import make_server
 
 from gate.cli import main
 from gate.store.model import EvidenceKind, NewEvidence, NewVerdict, VerdictSource
@@ -169,3 +171,53 @@ def test_the_preview_needs_the_write_scope(app: Flask) -> None:
         headers={"Authorization": f"Bearer {READER}"},
     )
     assert response.status_code == 403
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    """``app`` on a loopback port, for the CLI's ``--server``."""
+    served = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=served.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{served.server_port}"
+    finally:
+        served.shutdown()
+        thread.join(timeout=10)
+
+
+def test_the_cli_asks_a_running_server(
+    server: str, policies: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = policies
+    asked = ["policy", "diff", str(old), str(new), "--server", server, "--token", WRITER]
+    assert main([*asked, "--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["counts"] == {**document["counts"], "images": 2, "changed": 1}
+    assert [change["digest"] for change in document["changes"]] == [DIGEST]
+    assert main(asked) == 1
+    text = capsys.readouterr().out
+    assert "policy production -> strict" in text
+    assert "1 would change decision" in text
+    assert "allow -> deny" in text
+    assert "Deployment/cart" in text
+    unchanged = ["policy", "diff", str(old), str(old), "--server", server, "--token", WRITER]
+    assert main(unchanged) == 0
+    assert "0 would change decision" in capsys.readouterr().out
+
+
+def test_the_server_refusing_the_cli_is_one_line_and_exit_2(
+    server: str, policies: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = policies
+    # A read-only token may not post a policy (it names files the server opens).
+    assert main(["policy", "diff", str(old), str(new), "--server", server, "--token", READER]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "403" in error
+    assert "write" in error
+    assert "\n" not in error
+    # A broken policy is reported here, with its file, before the server is asked.
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("apiVersion: gate/v1\nkind: Policy\nspec: [\n")
+    assert main(["policy", "diff", str(old), str(bad), "--server", server, "--token", WRITER]) == 2
+    assert "broken.yaml" in capsys.readouterr().err
