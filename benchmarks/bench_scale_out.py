@@ -2,7 +2,8 @@
 
 Three measurements, for ``docs/scaling.md``:
 
-1. One replica (``gate serve``, gunicorn 2 workers x 4 threads by default)
+1. One replica (``gate serve``, gunicorn 2 workers x 4 threads as deployed: a replica
+   in Kubernetes serves TLS)
    under ``wrk`` (16 connections, cached signed digest, as
    ``bench_webhook.py``) with its verdicts in SQLite, in PostgreSQL, and in
    PostgreSQL with ``GATE_REDIS_URL`` set: req/s, p50/p99 and the resident
@@ -69,6 +70,7 @@ from tests.support.images import build_image, push_image
 from tests.unit.webhook.reviews import admission_review, kubectl_pod
 from webhook.app import create_app, state_of
 from webhook.metrics import Metrics
+from webhook.serve import TLS_THREADS, TLS_WORKERS
 from webhook.settings import Settings
 from webhook.shared_cache import SIGNATURES, RedisBackend, SharedCache, SignatureKey
 
@@ -256,8 +258,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--images", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: default)")
-    parser.add_argument("--threads", type=int, default=0, help="threads per worker (0: default)")
+    parser.add_argument("--workers", type=int, default=TLS_WORKERS, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=TLS_THREADS, help="threads per worker")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)

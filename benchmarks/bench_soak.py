@@ -137,7 +137,7 @@ def main() -> int:
         env = {**os.environ, "HOME": str(work / "home")}
         port = _free_port()
         server = _start(
-            _GATE_SERVER, str(policy), str(work / "gate.db"), str(port), "0", "0", env=env
+            _GATE_SERVER, str(policy), str(work / "gate.db"), str(port), "0", "0", "", "", env=env
         )
         url = f"http://127.0.0.1:{port}/validate"
         try:

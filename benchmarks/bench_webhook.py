@@ -14,6 +14,10 @@ Both servers run ``webhook.serve.gunicorn_options`` as ``gate serve`` would
 wrk warm-up, so every worker has served the review once (each worker keeps
 its own caches, as in production). wrk runs one thread: it shares the
 machine's cores with the servers, and one thread drives 16 connections.
+The two servers are measured in turns (``--rounds``, 3 by default), so a
+noisy minute on a shared machine hits both; the budget is judged on the
+median round. One more pair of runs serves both over TLS with keep-alive,
+as the Kubernetes API server calls a webhook (figures only, no budget).
 
 Needs ``wrk`` (``apt-get install wrk``), ``docker-registry`` and ``skopeo``.
 Run: .venv/bin/python benchmarks/bench_webhook.py [--duration 20] [--connections 16]
@@ -45,6 +49,7 @@ from gate.signatures.keyfile import generate_key_pair, load_private_key
 from gate.signatures.signer import sign_image
 from tests.integration.registry_server import start_registry
 from tests.support.images import build_image, push_image
+from tests.support.tls import TestCA
 from tests.unit.webhook.reviews import admission_review, kubectl_pod
 from webhook.app import create_app, state_of
 from webhook.serve import gunicorn_options
@@ -61,9 +66,10 @@ from pathlib import Path
 from webhook.serve import serve
 from webhook.settings import Settings
 
-policy, db, port, workers, threads = sys.argv[1:]
+policy, db, port, workers, threads, cert, key = sys.argv[1:]
+tls = {"tls_cert": Path(cert), "tls_key": Path(key)} if cert else {}
 sys.exit(serve(Settings(policy=Path(policy), db_url=f"sqlite:///{db}"), port=int(port),
-               workers=int(workers) or None, threads=int(threads) or None))
+               workers=int(workers) or None, threads=int(threads) or None, **tls))
 """
 
 _BARE_SERVER = """\
@@ -73,7 +79,7 @@ from flask import Flask, jsonify, request
 from webhook.serve import WebhookServer, gunicorn_options
 from webhook.settings import Settings
 
-policy, port, workers, threads = sys.argv[1:]
+policy, port, workers, threads, cert, key = sys.argv[1:]
 settings = Settings(policy=Path(policy))
 app = Flask("bare")
 
@@ -88,8 +94,9 @@ class Bare(WebhookServer):
     def load(self):
         return app
 
-options = gunicorn_options(settings, host="127.0.0.1", port=int(port), tls_cert=None,
-                           tls_key=None, workers=int(workers) or None,
+options = gunicorn_options(settings, host="127.0.0.1", port=int(port),
+                           tls_cert=Path(cert) if cert else None,
+                           tls_key=Path(key) if key else None, workers=int(workers) or None,
                            threads=int(threads) or None)
 options.pop("worker_exit")
 Bare(settings, options).run()
@@ -129,10 +136,23 @@ def _start(script: str, *args: str, env: dict[str, str]) -> subprocess.Popen[byt
     )
 
 
-def _wait(url: str, body: bytes) -> None:
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    processes.clear()
+
+
+def _wait(url: str, body: bytes, ca: Path | None = None) -> None:
     for _ in range(300):
         try:
-            answer = requests.post(url, data=body, timeout=10).json()
+            answer = requests.post(
+                url, data=body, timeout=10, verify=str(ca) if ca else True
+            ).json()
             if answer["response"]["allowed"]:
                 return
             raise SystemExit(f"{url} denied the benchmark review: {answer}")
@@ -198,11 +218,86 @@ def _uncached(policy: Path, review: bytes, work: Path) -> list[float]:
     return timings
 
 
+@dataclass(frozen=True)
+class Pair:
+    """The bare endpoint and the gate, served with the same gunicorn settings."""
+
+    bare: str
+    gate: str
+
+
+def _measure(pair: Pair, script: Path, args: argparse.Namespace, rounds: int) -> list[Round]:
+    """``rounds`` alternations of wrk on the bare endpoint then on the gate."""
+    _wrk(pair.bare, script, WARM_UP_SECONDS, args.connections)
+    _wrk(pair.gate, script, WARM_UP_SECONDS, args.connections)
+    return [
+        Round(
+            _wrk(pair.bare, script, args.duration, args.connections),
+            _wrk(pair.gate, script, args.duration, args.connections),
+        )
+        for _ in range(rounds)
+    ]
+
+
+@dataclass(frozen=True)
+class Round:
+    """One alternation: the ceiling, then the gate."""
+
+    bare: Load
+    gate: Load
+
+    @property
+    def ratio(self) -> float:
+        """The gate's requests/s as a share of the ceiling's."""
+        return self.gate.rps / self.bare.rps
+
+
+def _median_round(rounds: list[Round]) -> Round:
+    """The round whose gate p99 is the median (ties: the lower ratio)."""
+    ordered = sorted(rounds, key=lambda item: (item.gate.p99_ms, -item.ratio))
+    return ordered[(len(ordered) - 1) // 2 if len(ordered) % 2 else len(ordered) // 2]
+
+
+def _print_rounds(title: str, rounds: list[Round]) -> None:
+    print(title)
+    print(
+        f"  {'':6} {'(a) bare Flask':>28}   {'gate, cached digest':>28}   {'gate/(a)':>8}"
+        f"\n  {'':6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9}   "
+        f"{'req/s':>9} {'p50 ms':>8} {'p99 ms':>9}"
+    )
+    for number, item in enumerate(rounds, 1):
+        bare, gate = item.bare, item.gate
+        print(
+            f"  {'round ' + str(number):6} {bare.rps:9.0f} {bare.p50_ms:8.2f} {bare.p99_ms:9.2f}"
+            f"   {gate.rps:9.0f} {gate.p50_ms:8.2f} {gate.p99_ms:9.2f}   {item.ratio:8.0%}"
+        )
+    errors = {item.gate.errors for item in rounds} | {item.bare.errors for item in rounds}
+    if errors != {"none"}:
+        print(f"  errors: {sorted(errors)}")
+
+
+def _shape(args: argparse.Namespace, *, tls: bool) -> str:
+    """How gunicorn serves (``gate serve``'s defaults depend on TLS), in words."""
+    files = Path("tls.crt") if tls else None
+    options = gunicorn_options(
+        Settings(policy=Path("policy.yaml")),
+        host="127.0.0.1",
+        port=0,
+        tls_cert=files,
+        tls_key=files,
+        workers=args.workers or None,
+        threads=args.threads or None,
+    )
+    threads = f" x {options['threads']} threads" if options["worker_class"] != "sync" else ""
+    return f"{options['workers']} {options['worker_class']} workers{threads}"
+
+
 def main() -> int:
     """Run both servers under wrk and print the figures next to the budget."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="bare/gate alternations")
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: default)")
     parser.add_argument("--threads", type=int, default=0, help="threads per worker (0: default)")
     args = parser.parse_args()
@@ -237,61 +332,56 @@ def main() -> int:
             script = work / "post.lua"
             script.write_text(_WRK_SCRIPT.format(body=body), encoding="utf-8")
             env = {**os.environ, "HOME": str(work / "home")}
+            ca = TestCA(work / "ca")
+            certificate = ca.issue_server("webhook")
 
-            bare_port, gate_port = _free_port(), _free_port()
-            processes.append(_start(_BARE_SERVER, str(policy), str(bare_port), *shape, env=env))
-            processes.append(
-                _start(
-                    _GATE_SERVER,
-                    str(policy),
-                    str(work / "gate.db"),
-                    str(gate_port),
-                    *shape,
-                    env=env,
+            def pair(tls: bool) -> Pair:
+                files = (str(certificate.cert), str(certificate.key)) if tls else ("", "")
+                bare_port, gate_port = _free_port(), _free_port()
+                processes.append(
+                    _start(_BARE_SERVER, str(policy), str(bare_port), *shape, *files, env=env)
                 )
-            )
-            bare_url = f"http://127.0.0.1:{bare_port}/validate"
-            gate_url = f"http://127.0.0.1:{gate_port}/validate"
-            _wait(bare_url, review)
-            _wait(gate_url, review)
-            # Every worker fills its own caches for this digest (and warms up, on both sides).
-            _wrk(bare_url, script, WARM_UP_SECONDS, args.connections)
-            _wrk(gate_url, script, WARM_UP_SECONDS, args.connections)
-            bare = _wrk(bare_url, script, args.duration, args.connections)
-            gate = _wrk(gate_url, script, args.duration, args.connections)
+                processes.append(
+                    _start(
+                        _GATE_SERVER,
+                        str(policy),
+                        str(work / f"gate-{len(processes)}.db"),
+                        str(gate_port),
+                        *shape,
+                        *files,
+                        env=env,
+                    )
+                )
+                scheme = "https" if tls else "http"
+                urls = Pair(
+                    f"{scheme}://127.0.0.1:{bare_port}/validate",
+                    f"{scheme}://127.0.0.1:{gate_port}/validate",
+                )
+                _wait(urls.bare, review, ca.ca_cert)
+                _wait(urls.gate, review, ca.ca_cert)
+                return urls
+
+            plain = _measure(pair(tls=False), script, args, args.rounds)
+            _stop(processes)
+            # Kubernetes calls webhooks over TLS, keeping connections alive.
+            tls = _measure(pair(tls=True), script, args, 1)
             uncached = _uncached(policy, review, work)
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            _stop(processes)
             registry.stop()
-    ratio = gate.rps / bare.rps
-    ok = ratio >= MIN_RATIO and gate.p99_ms < MAX_P99_MS
-    options = gunicorn_options(
-        Settings(policy=Path("policy.yaml")),
-        host="127.0.0.1",
-        port=0,
-        tls_cert=None,
-        tls_key=None,
-        workers=args.workers or None,
-        threads=args.threads or None,
-    )
+    median = _median_round(plain)
+    ok = median.ratio >= MIN_RATIO and median.gate.p99_ms < MAX_P99_MS
     print(
-        f"wrk -t1: {args.connections} connections, {args.duration} s, one-container Pod review; "
-        f"gunicorn {options['workers']} x {options['worker_class']} worker(s), "
-        f"{options['threads']} thread(s) each, both servers"
+        f"wrk -t1: {args.connections} connections, {args.duration} s per run, "
+        "one-container Pod review; both servers on the same gunicorn settings"
     )
-    print(f"{'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  errors")
-    for name, load in (("(a) bare Flask, same gunicorn", bare), ("gate, cached digest", gate)):
-        print(f"{name:34} {load.rps:9.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f}  {load.errors}")
+    _print_rounds(f"plain HTTP (the budget's setting), {_shape(args, tls=False)}, in turns:", plain)
+    _print_rounds(f"TLS with keep-alive, as the API server calls, {_shape(args, tls=True)}:", tls)
     print(f"(b) {PEER}")
     print(
-        f"gate / ceiling: {ratio:.0%} (budget >= {MIN_RATIO:.0%}); "
-        f"p99 {gate.p99_ms:.2f} ms (budget < {MAX_P99_MS:g} ms)   {'PASS' if ok else 'FAIL'}"
+        f"median round (by gate p99): gate / ceiling {median.ratio:.0%} "
+        f"(budget >= {MIN_RATIO:.0%}); p99 {median.gate.p99_ms:.2f} ms "
+        f"(budget < {MAX_P99_MS:g} ms)   {'PASS' if ok else 'FAIL'}"
     )
     print(
         f"uncached cosign path per image (fresh caches and connections, {UNCACHED_RUNS} runs): "

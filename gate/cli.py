@@ -272,9 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="URL", help="verdict store URL (default SQLite in $GATE_STATE_DIR)"
     )
     serve.add_argument("--tokens", type=Path, help="API tokens file (default $GATE_TOKENS_FILE)")
-    serve.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
     serve.add_argument(
-        "--threads", type=int, help="threads per worker (default 4; 1 = sync workers)"
+        "--workers",
+        type=int,
+        help="gunicorn worker processes (default 2 serving TLS, 4 plain HTTP)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        help="threads per worker (default 4 serving TLS, 1 plain HTTP; 1 = sync workers)",
     )
     serve_registry = serve.add_argument_group("registry access")
     serve_registry.add_argument("--authfile", type=Path, help="docker/podman auth file")

@@ -1,13 +1,20 @@
 """``gate serve``: the webhook under gunicorn, started from Python with fitting settings.
 
-Two worker processes with four threads each by default (``DEFAULT_WORKERS``,
-``DEFAULT_THREADS``, gthread workers with keep-alive): a cached admission is
-pure CPU (about a millisecond of Python), so two processes use both cores of
-a small node without fighting over one GIL; the threads keep a worker
-answering cached admissions while another of its requests waits on a slow
-registry (up to the admission deadline). ``--threads 1`` gives ``sync``
-workers, which measured somewhat lower tail latency on an idle machine but let
-one slow registry hold a whole worker; that trade is the operator's.
+Defaults (``--workers``/``--threads`` override them) depend on who connects:
+
+- Serving TLS itself, as a webhook Kubernetes calls: two ``gthread`` worker
+  processes with four threads each and keep-alive (``TLS_WORKERS``,
+  ``TLS_THREADS``). The API server reuses its connections; a sync worker
+  closes each one, and a TLS handshake per admission measured nearly ten
+  times fewer admissions per second. The threads keep a worker answering
+  cached admissions while another of its requests waits on a slow registry.
+- Plain HTTP (locally, in CI, behind a TLS-terminating proxy): four ``sync``
+  workers (``PLAIN_WORKERS``). A cached admission is pure CPU; sync workers
+  take requests from the kernel's accept queue in order, one each, so none
+  waits behind another connection's burst or a thread's hold on the GIL:
+  their p99 at saturation was about half that of ``gthread`` workers, whose
+  kept-alive connections stay with whichever worker accepted them. Four of
+  them let two requests wait on a slow registry without stopping the rest.
 
 Each worker has its own caches (so each verifies a digest once), its own
 verdict queue and writer thread (SQLite serialises the writers; the schema
@@ -42,9 +49,11 @@ from webhook.app import create_app, state_of
 from webhook.settings import Settings
 from webhook.tokens import load_tokens
 
-DEFAULT_WORKERS = 2
-#: Threads per worker; 1 means ``sync`` workers, more means ``gthread``.
-DEFAULT_THREADS = 4
+#: Worker processes and threads each when serving TLS (``gthread``, keep-alive).
+TLS_WORKERS = 2
+TLS_THREADS = 4
+#: ``sync`` worker processes when serving plain HTTP.
+PLAIN_WORKERS = 4
 #: Keep-alive of ``gthread`` workers: the API server reuses its connections.
 KEEPALIVE = 75
 
@@ -104,10 +113,12 @@ def gunicorn_options(
 ) -> dict[str, Any]:
     """The gunicorn settings ``serve`` uses (the benchmark uses them for its baseline too)."""
     bind_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    threads = threads or DEFAULT_THREADS
+    tls = tls_cert is not None and tls_key is not None
+    threads = threads or (TLS_THREADS if tls else 1)
+    workers = workers or (TLS_WORKERS if tls else PLAIN_WORKERS)
     options: dict[str, Any] = {
         "bind": [f"{bind_host}:{port}"],
-        "workers": workers or DEFAULT_WORKERS,
+        "workers": workers,
         "worker_class": "sync" if threads == 1 else "gthread",
         "threads": threads,
         # The API server times out at timeoutSeconds; a worker is only killed well after.
@@ -124,7 +135,7 @@ def gunicorn_options(
         "proc_name": "gate-webhook",
         "limit_request_line": 8190,
     }
-    if tls_cert is not None and tls_key is not None:
+    if tls:
         options["certfile"] = str(tls_cert)
         options["keyfile"] = str(tls_key)
         options["ssl_context"] = _tls_context

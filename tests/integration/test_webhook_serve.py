@@ -183,7 +183,7 @@ def test_default_workers_each_decide_and_record_every_admission(
     from gate.signatures.keyfile import generate_key_pair  # noqa: PLC0415
     from gate.store.model import VerdictQuery  # noqa: PLC0415
     from gate.store.sql import SqlVerdictStore  # noqa: PLC0415
-    from webhook.serve import DEFAULT_WORKERS  # noqa: PLC0415
+    from webhook.serve import TLS_WORKERS  # noqa: PLC0415
 
     (tmp_path / "release.pub").write_bytes(generate_key_pair(b"unused")[1])
     policy = write_policy(tmp_path, POLICY)
@@ -230,7 +230,7 @@ def test_default_workers_each_decide_and_record_every_admission(
             process.kill()
             _, err = process.communicate(timeout=10)
     assert process.returncode == 0, err
-    assert err.count("Booting worker") >= DEFAULT_WORKERS
+    assert err.count("Booting worker") >= TLS_WORKERS
     # Every worker's queue was written to the one SQLite file when it stopped.
     store = SqlVerdictStore.from_url(f"sqlite:///{database}")
     try:
