@@ -13,8 +13,6 @@ many admissions of one image, cost one fetch and one parse.
 from __future__ import annotations
 
 import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,7 +24,7 @@ from gate.attestations.referrers import AttestationSource, referrer_candidates
 from gate.attestations.verify import Checked, verify_candidate
 from gate.clock import Clock, system_clock
 from gate.errors import GateError
-from gate.oci.digest import Digest
+from gate.oci.fetch_cache import FetchCache
 from gate.oci.reference import ImageReference
 from gate.oci.source import ResolvedImage
 from gate.signatures.trust import TrustAuthority
@@ -56,13 +54,6 @@ class _Found:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-@dataclass
-class _CacheEntry:
-    expires: float
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    value: _Found | None = None
-
-
 class AttestationReader:
     """Finds, verifies and reads attestations over the registry interface (thread-safe).
 
@@ -85,11 +76,9 @@ class AttestationReader:
         self._source = source
         self._clock = clock
         self._attestation_repository = attestation_repository
-        self._cache_size = cache_size
-        self._cache_ttl = cache_ttl
-        self._failure_ttl = failure_ttl
-        self._cache: OrderedDict[tuple[str, Digest], _CacheEntry] = OrderedDict()
-        self._lock = threading.Lock()
+        self._fetched: FetchCache[_Found] = FetchCache(
+            size=cache_size, ttl=cache_ttl, failure_ttl=failure_ttl
+        )
 
     def read(self, image: ResolvedImage, authority: TrustAuthority) -> AttestationResult:
         """The attestations of ``image.digest`` that count for ``authority``, and the rest."""
@@ -165,8 +154,7 @@ class AttestationReader:
 
     def clear_cache(self) -> None:
         """Forget everything fetched and verified (e.g. after a policy reload)."""
-        with self._lock:
-            self._cache.clear()
+        self._fetched.clear()
 
     @staticmethod
     def _interpret(
@@ -188,24 +176,11 @@ class AttestationReader:
         return interpreted
 
     def _discover(self, image: ResolvedImage) -> _Found:
-        key = (image.reference.name, image.digest)
-        now = time.monotonic()
-        with self._lock:
-            entry = self._cache.get(key)
-            if entry is None or now > entry.expires:
-                entry = _CacheEntry(expires=now + self._cache_ttl)
-                self._cache[key] = entry
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-            else:
-                self._cache.move_to_end(key)
-        # Per-digest lock: concurrent checks of one image wait for a single fetch.
-        with entry.lock:
-            if entry.value is None:
-                entry.value = self._fetch(image)
-                if entry.value.error is not None or not entry.value.candidates:
-                    entry.expires = min(entry.expires, time.monotonic() + self._failure_ttl)
-            return entry.value
+        return self._fetched.get(
+            (image.reference.name, image.digest),
+            lambda: self._fetch(image),
+            lambda found: found.error is not None or not found.candidates,
+        )
 
     def _fetch(self, image: ResolvedImage) -> _Found:
         repository = ImageReference(

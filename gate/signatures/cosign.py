@@ -31,15 +31,13 @@ import binascii
 import functools
 import hashlib
 import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from gate.errors import BackendError, GateError, InputError
 from gate.oci.digest import Digest
+from gate.oci.fetch_cache import FetchCache
 from gate.oci.manifest import DOCKER_MANIFEST, OCI_MANIFEST
 from gate.oci.reference import ImageReference
 from gate.oci.source import ManifestSource, ResolvedImage
@@ -495,13 +493,6 @@ def verify_signature_manifest(
     )
 
 
-@dataclass
-class _CacheEntry:
-    expires: float
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    value: _SignatureSet | None = None
-
-
 class CosignVerifier:
     """cosign key-based verification over the registry interface (a ``SignatureVerifier``).
 
@@ -530,11 +521,9 @@ class CosignVerifier:
         self._source = source
         self._signature_repository = signature_repository
         self._strict_reference = strict_reference
-        self._cache_size = cache_size
-        self._cache_ttl = cache_ttl
-        self._failure_ttl = failure_ttl
-        self._cache: OrderedDict[tuple[str, Digest], _CacheEntry] = OrderedDict()
-        self._lock = threading.Lock()
+        self._fetched: FetchCache[_SignatureSet] = FetchCache(
+            size=cache_size, ttl=cache_ttl, failure_ttl=failure_ttl
+        )
 
     def verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
         """Check ``image.digest`` against ``authority``'s keys.
@@ -553,29 +542,15 @@ class CosignVerifier:
 
     def clear_cache(self) -> None:
         """Forget everything fetched (e.g. after a policy reload)."""
-        with self._lock:
-            self._cache.clear()
+        self._fetched.clear()
 
     def _signatures(self, repository: ImageReference, digest: Digest) -> _SignatureSet:
-        key = (repository.name, digest)
-        now = time.monotonic()
-        with self._lock:
-            entry = self._cache.get(key)
-            if entry is None or now > entry.expires:
-                entry = _CacheEntry(expires=now + self._cache_ttl)
-                self._cache[key] = entry
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-            else:
-                self._cache.move_to_end(key)
-        # Per-digest lock: concurrent checks of one image wait for a single fetch,
-        # checks of other images are not held up.
-        with entry.lock:
-            if entry.value is None:
-                entry.value = self._fetch(repository, digest)
-                if entry.value.error is not None or entry.value.problem is not None:
-                    entry.expires = min(entry.expires, time.monotonic() + self._failure_ttl)
-            return entry.value
+        # Concurrent checks of one image wait for a single fetch.
+        return self._fetched.get(
+            (repository.name, digest),
+            lambda: self._fetch(repository, digest),
+            lambda found: found.error is not None or found.problem is not None,
+        )
 
     def _fetch(self, repository: ImageReference, digest: Digest) -> _SignatureSet:
         tag = signature_tag(digest)

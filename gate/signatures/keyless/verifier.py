@@ -27,8 +27,6 @@ import base64
 import binascii
 import json
 import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -36,6 +34,7 @@ from typing import Protocol
 from gate.clock import Clock, system_clock
 from gate.errors import BackendError, GateError
 from gate.oci.digest import Digest
+from gate.oci.fetch_cache import FetchCache
 from gate.oci.manifest import OCI_MANIFEST
 from gate.oci.reference import ImageReference
 from gate.oci.referrers import Referrer, ReferrerSource, list_referrers
@@ -120,13 +119,6 @@ class _Found:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-@dataclass
-class _CacheEntry:
-    expires: float
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    value: _Found | None = None
-
-
 def _decode_signature(text: str) -> bytes | None:
     try:
         return base64.b64decode(text, validate=True) or None
@@ -165,11 +157,9 @@ class KeylessVerifier:
         self._source = source
         self._clock = clock
         self._signature_repository = signature_repository
-        self._cache_size = cache_size
-        self._cache_ttl = cache_ttl
-        self._failure_ttl = failure_ttl
-        self._cache: OrderedDict[tuple[str, Digest], _CacheEntry] = OrderedDict()
-        self._lock = threading.Lock()
+        self._fetched: FetchCache[_Found] = FetchCache(
+            size=cache_size, ttl=cache_ttl, failure_ttl=failure_ttl
+        )
 
     def verify(self, image: ResolvedImage, authority: TrustAuthority) -> AuthorityResult:
         """Check ``image.digest`` against ``authority``'s keyless identity.
@@ -233,8 +223,7 @@ class KeylessVerifier:
 
     def clear_cache(self) -> None:
         """Forget everything fetched and verified (e.g. after a policy reload)."""
-        with self._lock:
-            self._cache.clear()
+        self._fetched.clear()
 
     # -- verification --------------------------------------------------------------------
 
@@ -264,24 +253,11 @@ class KeylessVerifier:
     # -- discovery -----------------------------------------------------------------------
 
     def _discover(self, image: ResolvedImage) -> _Found:
-        key = (image.reference.name, image.digest)
-        now = time.monotonic()
-        with self._lock:
-            entry = self._cache.get(key)
-            if entry is None or now > entry.expires:
-                entry = _CacheEntry(expires=now + self._cache_ttl)
-                self._cache[key] = entry
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-            else:
-                self._cache.move_to_end(key)
-        # Per-digest lock: concurrent checks of one image wait for a single fetch.
-        with entry.lock:
-            if entry.value is None:
-                entry.value = self._fetch(image)
-                if entry.value.error is not None or not entry.value.candidates:
-                    entry.expires = min(entry.expires, time.monotonic() + self._failure_ttl)
-            return entry.value
+        return self._fetched.get(
+            (image.reference.name, image.digest),
+            lambda: self._fetch(image),
+            lambda found: found.error is not None or not found.candidates,
+        )
 
     def _fetch(self, image: ResolvedImage) -> _Found:
         repository = ImageReference(
