@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ import requests
 from tests.integration.gate_cli import write_policy
 from tests.integration.postgres_server import RunningPostgres
 from tests.integration.registry_server import RunningRegistry
+from tests.integration.served_gate import ServedGate
 from tests.support.images import build_image, push_image
 from tests.unit.webhook.reviews import admission_review, kubectl_create
 
@@ -43,70 +42,12 @@ spec:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Replica:
-    """One ``gate serve`` process on 127.0.0.1."""
+class Replica(ServedGate):
+    """One ``gate serve`` process on 127.0.0.1 (two workers) with the API tokens."""
 
     def __init__(self, policy: Path, db_url: str, tokens: Path, home: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gate.cli",
-                "serve",
-                "--policy",
-                str(policy),
-                "--port",
-                str(self.port),
-                "--db",
-                db_url,
-                "--tokens",
-                str(tokens),
-                "--threads",
-                "4",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={
-                **os.environ,
-                "HOME": str(home),
-                "DOCKER_CONFIG": str(home),
-                "GATE_STATE_DIR": str(home / "state"),
-            },
-        )
-
-    def wait_ready(self) -> None:
-        """Until ``/readyz`` answers 200 (bounded)."""
-        for _ in range(300):
-            if self.process.poll() is not None:
-                _, err = self.process.communicate(timeout=10)
-                pytest.fail(f"gate serve exited with {self.process.returncode}:\n{err}")
-            try:
-                if requests.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        pytest.fail("gate serve did not become ready within 30 s")
-
-    def stop(self) -> str:
-        """SIGTERM, wait, and return stderr."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            _, err = self.process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            _, err = self.process.communicate(timeout=10)
-        return err
+        options = ("--tokens", str(tokens), "--workers", "2", "--threads", "4")
+        super().__init__(policy, db_url, home, options=options)
 
     def verdicts(self) -> list[dict[str, object]]:
         """Every verdict the API of this replica lists."""

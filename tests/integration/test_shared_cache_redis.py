@@ -14,12 +14,7 @@ Redis: time to live, planted values, a wrong password.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,8 +35,8 @@ from tests.integration.gate_cli import write_policy
 from tests.integration.postgres_server import RunningPostgres
 from tests.integration.redis_server import RunningRedis, start_redis
 from tests.integration.registry_server import RunningRegistry
+from tests.integration.served_gate import ServedGate
 from tests.support.images import build_image, push_image
-from tests.unit.webhook.reviews import admission_review, kubectl_create
 from webhook.metrics import Metrics
 from webhook.shared_cache import SIGNATURES, RedisBackend, SharedCache, SignatureKey
 
@@ -63,89 +58,12 @@ spec:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Replica:
+class Replica(ServedGate):
     """One ``gate serve`` process (one worker) on 127.0.0.1 sharing Redis and PostgreSQL."""
 
     def __init__(self, policy: Path, db_url: str, env: dict[str, str], home: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        home.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gate.cli",
-                "serve",
-                "--policy",
-                str(policy),
-                "--port",
-                str(self.port),
-                "--db",
-                db_url,
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={
-                **os.environ,
-                **env,
-                "HOME": str(home),
-                "DOCKER_CONFIG": str(home),
-                "GATE_STATE_DIR": str(home / "state"),
-            },
-        )
-
-    def wait_ready(self) -> None:
-        """Until ``/readyz`` answers 200 (bounded)."""
-        for _ in range(300):
-            if self.process.poll() is not None:
-                _, err = self.process.communicate(timeout=10)
-                pytest.fail(f"gate serve exited with {self.process.returncode}:\n{err}")
-            try:
-                if requests.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        pytest.fail("gate serve did not become ready within 30 s")
-
-    def admit(self, image: str) -> dict[str, object]:
-        """The AdmissionReview response for a Deployment of ``image``."""
-        name = f"app-{uuid.uuid4().hex[:8]}"
-        review = admission_review(kubectl_create("deployment", name, image))
-        answer = requests.post(f"{self.url}/validate", json=review, timeout=20)
-        assert answer.status_code == 200, answer.text
-        response: dict[str, object] = answer.json()["response"]
-        return response
-
-    def metric(self, name: str, **labels: str) -> float:
-        """One sample of ``/metrics`` (0 when absent)."""
-        text = requests.get(f"{self.url}/metrics", timeout=10).text
-        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        pattern = re.escape(name + (f"{{{wanted}}}" if wanted else "")) + r" (\S+)"
-        match = re.search(rf"^{pattern}$", text, re.MULTILINE)
-        return float(match.group(1)) if match else 0.0
-
-    def stop(self) -> str:
-        """SIGTERM, wait, and return stderr."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            _, err = self.process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            _, err = self.process.communicate(timeout=10)
-        return err
+        options = ("--workers", "1", "--threads", "4")
+        super().__init__(policy, db_url, home, options=options, env=env)
 
 
 class RegistryLog:
