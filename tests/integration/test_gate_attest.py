@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,6 +24,7 @@ from tests.integration.gate_cli import (
 )
 from tests.integration.registry_server import RunningRegistry
 from tests.support.images import build_image, harness_session, push_image, put_manifest
+from tests.unit.attestations.support import cyclonedx, iso, spdx, trivy
 from tests.unit.webhook.reviews import admission_review, kubectl_create
 from webhook.app import create_app, state_of
 from webhook.settings import Settings
@@ -84,79 +84,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate_environment(monkeypatch, tmp_path / "home")
 
 
-def _cyclonedx(components: list[tuple[str, str, str]]) -> dict[str, Any]:
-    return {
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
-        "version": 1,
-        "components": [
-            {
-                "type": "library",
-                "name": name,
-                "version": version,
-                "purl": f"pkg:npm/{name}@{version}",
-                "licenses": [{"license": {"id": license_id}}],
-            }
-            for name, version, license_id in components
-        ],
-    }
-
-
-def _spdx(components: list[tuple[str, str, str]]) -> dict[str, Any]:
-    return {
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": "app",
-        "documentNamespace": "https://example.test/spdx/app",
-        "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: test"]},
-        "packages": [
-            {
-                "SPDXID": f"SPDXRef-Package-{index}",
-                "name": name,
-                "versionInfo": version,
-                "downloadLocation": "NOASSERTION",
-                "licenseConcluded": license_id,
-                "externalRefs": [
-                    {
-                        "referenceCategory": "PACKAGE-MANAGER",
-                        "referenceType": "purl",
-                        "referenceLocator": f"pkg:npm/{name}@{version}",
-                    }
-                ],
-            }
-            for index, (name, version, license_id) in enumerate(components)
-        ],
-    }
-
-
-def _trivy(created: datetime, *critical: str) -> dict[str, Any]:
-    return {
-        "SchemaVersion": 2,
-        "CreatedAt": created.isoformat(),
-        "ArtifactName": "app",
-        "ArtifactType": "container_image",
-        "Metadata": {},
-        "Results": [
-            {
-                "Target": "app (alpine 3.20)",
-                "Class": "os-pkgs",
-                "Type": "alpine",
-                "Vulnerabilities": [
-                    {
-                        "VulnerabilityID": vuln_id,
-                        "PkgName": "openssl",
-                        "InstalledVersion": "3.0.0",
-                        "FixedVersion": "3.0.1",
-                        "Severity": "CRITICAL",
-                    }
-                    for vuln_id in critical
-                ],
-            }
-        ],
-    }
-
-
 def _file(directory: Path, name: str, document: object) -> Path:
     path = directory / name
     path.write_text(json.dumps(document), encoding="utf-8")
@@ -191,7 +118,7 @@ def test_attested_sbom_allows_and_attest_is_idempotent(
     tmp_path: Path,
 ) -> None:
     image, digest = _push(registry, "att/sbom-clean")
-    bom = _file(tmp_path, "bom.json", _cyclonedx(CLEAN))
+    bom = _file(tmp_path, "bom.json", cyclonedx(*CLEAN))
     first = _attest(capsys, image, keys / "release.key", bom, "cyclonedx")
     assert f"Attested {registry.host}/att/sbom-clean@{digest}" in first.stdout
     assert "now holds 1 attestation(s)" in first.stdout
@@ -212,7 +139,7 @@ def test_untrusted_key_and_missing_attestation_deny(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    bom = _file(tmp_path, "bom.json", _cyclonedx(CLEAN))
+    bom = _file(tmp_path, "bom.json", cyclonedx(*CLEAN))
     signed_by_other, _ = _push(registry, "att/sbom-other")
     _attest(capsys, signed_by_other, keys / "other.key", bom, "cyclonedx")
     run = _check(capsys, signed_by_other, policy)
@@ -223,7 +150,7 @@ def test_untrusted_key_and_missing_attestation_deny(
 
     missing, digest = _push(registry, "att/sbom-missing")
     # An SBOM file that names this very digest (so it binds to the image)...
-    named = _cyclonedx(CLEAN)
+    named = cyclonedx(*CLEAN)
     named["metadata"] = {"component": {"type": "container", "name": "app", "version": str(digest)}}
     given = _file(tmp_path, "given.json", named)
     run = _check(capsys, missing, policy, "--sbom", str(given))
@@ -243,7 +170,7 @@ def test_attestation_copied_from_another_digest_denies(
 ) -> None:
     attested, attested_digest = _push(registry, "att/sbom-copy", "a")
     victim, victim_digest = _push(registry, "att/sbom-copy", "b")
-    bom = _file(tmp_path, "bom.json", _cyclonedx(CLEAN))
+    bom = _file(tmp_path, "bom.json", cyclonedx(*CLEAN))
     _attest(capsys, attested, keys / "release.key", bom, "cyclonedx")
     # Serve the attested image's .att manifest under the victim's tag (same repository).
     session = harness_session(registry, "att/sbom-copy")
@@ -278,7 +205,7 @@ def test_denied_license_and_package_in_attested_sbom_deny(  # noqa: PLR0917 - py
     kind: str,
 ) -> None:
     image, _ = _push(registry, f"att/sbom-dirty-{kind}")
-    document = _cyclonedx(DIRTY) if kind == "cyclonedx" else _spdx(DIRTY)
+    document = cyclonedx(*DIRTY) if kind == "cyclonedx" else spdx(*DIRTY)
     _attest(capsys, image, keys / "release.key", _file(tmp_path, "sbom.json", document), kind)
     run = _check(capsys, image, policy)
     assert run.code == 1
@@ -296,7 +223,7 @@ def test_vuln_attestation_age_and_findings(
 ) -> None:
     now = datetime.now(UTC)
     stale, _ = _push(registry, "att/vuln-stale")
-    old = _file(tmp_path, "old.json", _trivy(now - timedelta(days=10)))
+    old = _file(tmp_path, "old.json", trivy(created=iso(now - timedelta(days=10))))
     _attest(capsys, stale, keys / "release.key", old, "vuln")
     run = _check(capsys, stale, policy)
     assert run.code == 1
@@ -304,14 +231,16 @@ def test_vuln_attestation_age_and_findings(
     assert "old (maxScanAge 7d)" in run.check("scan")["reason"]
 
     # A newer scan by the same scanner supersedes the stale one.
-    fresh = _file(tmp_path, "fresh.json", _trivy(now - timedelta(hours=1)))
+    fresh = _file(tmp_path, "fresh.json", trivy(created=iso(now - timedelta(hours=1))))
     _attest(capsys, stale, keys / "release.key", fresh, "vuln")
     run = _check(capsys, stale, policy)
     assert run.code == 0, run.stdout
     assert "1 older attested scan(s) superseded" in run.check("scan")["reason"]
 
     critical, _ = _push(registry, "att/vuln-critical")
-    report = _file(tmp_path, "critical.json", _trivy(now - timedelta(hours=1), "CVE-2024-0001"))
+    report = _file(
+        tmp_path, "critical.json", trivy("CVE-2024-0001", created=iso(now - timedelta(hours=1)))
+    )
     _attest(capsys, critical, keys / "release.key", report, "vuln")
     run = _check(capsys, critical, policy)
     assert run.code == 1
@@ -348,7 +277,7 @@ def test_webhook_reads_attestations_and_caches_them(
     from gate.cli import main  # noqa: PLC0415
 
     image, _ = _push(registry, "att/sbom-hook")
-    bom = _file(tmp_path, "bom.json", _cyclonedx(DIRTY))
+    bom = _file(tmp_path, "bom.json", cyclonedx(*DIRTY))
     args = ["attest", image, "--key", str(keys / "release.key"), "--predicate", str(bom)]
     assert main([*args, "--type", "cyclonedx"]) == 0
     app = create_app(
