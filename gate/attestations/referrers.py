@@ -14,16 +14,14 @@ their descriptors. Registry failures raise ``BackendError``.
 
 from __future__ import annotations
 
-import json
 from typing import Protocol
 
 from gate.attestations.candidate import DSSE_MEDIA_TYPE, Candidate, short_digest_label
 from gate.attestations.layout import fetch_checked_blob
 from gate.errors import BackendError, GateError, InputError
 from gate.oci.digest import Digest
-from gate.oci.manifest import OCI_MANIFEST
 from gate.oci.reference import ImageReference
-from gate.oci.referrers import Referrer, ReferrerSource, list_referrers
+from gate.oci.referrers import Referrer, ReferrerSource, list_referrers, referrer_manifest
 from gate.oci.source import ManifestSource
 from gate.signatures.dsse import MAX_ENVELOPE_SIZE, parse_envelope
 from gate.signatures.intoto import COSIGN_SIGN_V1, PAYLOAD_TYPE
@@ -120,19 +118,9 @@ def _referrer(
 
 def _layers(manifest: bytes, subject: Digest) -> list[tuple[str, Digest, int]] | str:
     """The envelope and bundle layers of a referrer of ``subject``, or why it is not one."""
-    try:
-        document = json.loads(manifest)
-    except (ValueError, UnicodeDecodeError):
-        return "referrer manifest is not JSON"
-    if not isinstance(document, dict):
-        return "referrer manifest is not a JSON object"
-    if document.get("mediaType") != OCI_MANIFEST:
-        return f"referrer manifest media type {document.get('mediaType')!r} is not an OCI manifest"
-    raw_subject = document.get("subject")
-    claimed = raw_subject.get("digest") if isinstance(raw_subject, dict) else None
-    if claimed != str(subject):
-        # The listing said it refers to this image; the manifest itself must agree.
-        return f"referrer manifest's subject is {claimed!r}, not this image (copied from another)"
+    document = referrer_manifest(manifest, subject)
+    if isinstance(document, str):
+        return document
     raw_layers = document.get("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         return "referrer manifest has no layers"

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from gate.errors import BackendError, InputError
 from gate.oci.digest import Digest
-from gate.oci.manifest import OCI_INDEX
+from gate.oci.manifest import OCI_INDEX, OCI_MANIFEST
 from gate.oci.reference import ImageReference
 from gate.oci.source import FetchedManifest
 
@@ -133,3 +133,24 @@ def _descriptor(entry: Any, where: str) -> Referrer:
     ):
         raise BackendError(f"{where}.annotations: not a map of strings")
     return Referrer(digest, media_type, size, artifact_type or None, dict(annotations))
+
+
+def referrer_manifest(manifest: bytes, subject: Digest) -> dict[str, Any] | str:
+    """A referrer's OCI image manifest as a JSON object, or why it is not one of ``subject``.
+
+    The referrers listing says what refers to the image; the manifest itself
+    must name the same subject, or it was copied from another image.
+    """
+    try:
+        document = json.loads(manifest)
+    except (ValueError, UnicodeDecodeError):
+        return "referrer manifest is not JSON"
+    if not isinstance(document, dict):
+        return "referrer manifest is not a JSON object"
+    if document.get("mediaType") != OCI_MANIFEST:
+        return f"referrer manifest media type {document.get('mediaType')!r} is not an OCI manifest"
+    raw_subject = document.get("subject")
+    claimed = raw_subject.get("digest") if isinstance(raw_subject, dict) else None
+    if claimed != str(subject):
+        return f"referrer manifest's subject is {claimed!r}, not this image (copied from another)"
+    return document

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,9 +34,8 @@ from gate.clock import Clock, system_clock
 from gate.errors import BackendError, GateError
 from gate.oci.digest import Digest
 from gate.oci.fetch_cache import FetchCache
-from gate.oci.manifest import OCI_MANIFEST
 from gate.oci.reference import ImageReference
-from gate.oci.referrers import Referrer, ReferrerSource, list_referrers
+from gate.oci.referrers import Referrer, ReferrerSource, list_referrers, referrer_manifest
 from gate.oci.source import ManifestSource, ResolvedImage
 from gate.signatures.cosign import (
     BUNDLE_ANNOTATION,
@@ -421,19 +419,9 @@ class KeylessVerifier:
 
 def _bundle_layer(manifest: bytes, subject: Digest) -> tuple[Digest, int] | str:
     """The bundle layer of a referrer manifest, or why it is not a bundle for ``subject``."""
-    try:
-        document = json.loads(manifest)
-    except (ValueError, UnicodeDecodeError):
-        return "referrer manifest is not JSON"
-    if not isinstance(document, dict):
-        return "referrer manifest is not a JSON object"
-    if document.get("mediaType") != OCI_MANIFEST:
-        return f"referrer manifest media type {document.get('mediaType')!r} is not an OCI manifest"
-    raw_subject = document.get("subject")
-    claimed = raw_subject.get("digest") if isinstance(raw_subject, dict) else None
-    if claimed != str(subject):
-        # The listing said it refers to this image; the manifest itself must agree.
-        return f"referrer manifest's subject is {claimed!r}, not this image (copied from another)"
+    document = referrer_manifest(manifest, subject)
+    if isinstance(document, str):
+        return document
     artifact_type = document.get("artifactType")
     if not isinstance(artifact_type, str) or not artifact_type.startswith(BUNDLE_ARTIFACT_PREFIX):
         return f"referrer artifactType {artifact_type!r} is not a Sigstore bundle"
